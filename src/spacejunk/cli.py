@@ -83,6 +83,66 @@ def _add_preview(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=float, default=0.25, help="output scale factor (default 0.25)")
 
 
+@runs("preview")
+def _run_preview(args: argparse.Namespace) -> int:
+    from .io import find_images, read_artifacts, read_exposure, read_labels
+    from .preprocess import draw_artifacts, make_rgb, save_png
+
+    if not 0.0 < args.scale <= 1.0:
+        raise InputError(None, f"--scale must be in (0, 1], got {args.scale}")
+    images = find_images(args.image)
+    if len(images) != 1:
+        raise InputError(None, f"preview draws exactly one image, got {len(images)}: {', '.join(images)}")
+    exposure = read_exposure(next(iter(images.values())))
+    labels = read_labels(args.labels).get(exposure.name, []) if args.labels else []
+    detections = [a for a in read_artifacts(args.detections) if a.image == exposure.name] if args.detections else []
+    for path, found in ((args.labels, labels), (args.detections, detections)):
+        if path and not found:
+            log.info("%s: no marks for image %s", path, exposure.name)
+    rgb = make_rgb(exposure, scale=args.scale)
+    key = list(dict.fromkeys(a.category for a in labels + detections))
+    # Labels are circles with their category; detections are boxes with category and score.
+    rgb = draw_artifacts(rgb, labels, scale=args.scale, show_score=False, legend=False)
+    rgb = draw_artifacts(rgb, detections, scale=args.scale, mark="box", legend=key)
+    save_png(args.out, rgb)
+    log.info("wrote %s (%d labels, %d detections)", args.out, len(labels), len(detections))
+    return 0
+
+
+# --------------------------------------------------------------------------- detect
+@command("detect", "find artifacts in images and write catalogs, masks, regions and pictures")
+def _add_detect(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--mode", choices=("ccd", "focal-plane"), default="ccd",
+                   help="ccd: DES CCD FITS images (default); focal-plane: binned whole-exposure pictures")
+    p.add_argument("--model", help="a checkpoint of your own instead of the shipped model")
+    p.add_argument("--threshold", type=float, help="score threshold in [0, 1] (default: the model's own)")
+    p.add_argument("--bands", help="comma-separated bands to use (default: all the model knows)")
+    p.add_argument("--no-png", action="store_true", help="do not write the PNG pictures")
+    p.add_argument("--overwrite", action="store_true", help="redo images whose outputs exist")
+    p.add_argument("--workers", type=int, default=1, help="images processed in parallel (default 1)")
+    p.add_argument("--scheduler", help="address of a Dask distributed scheduler to send the work to")
+
+
+@runs("detect")
+def _run_detect(args: argparse.Namespace) -> int:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise InputError(None, f"--threshold must be in [0, 1], got {args.threshold}")
+    if args.mode == "focal-plane":
+        from .focal_plane import detect_focal_plane
+
+        summary = detect_focal_plane(args.paths, args.out, model=args.model, threshold=args.threshold,
+                                     write_png=not args.no_png, overwrite=args.overwrite, quiet=args.quiet)
+    else:
+        from .pipeline import detect
+
+        summary = detect(args.paths, out=args.out, model=args.model, threshold=args.threshold,
+                         bands=parse_bands(args.bands), write_png=not args.no_png, overwrite=args.overwrite,
+                         workers=args.workers, scheduler=args.scheduler, quiet=args.quiet).summary
+    return 1 if summary["failed"] else 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``spacejunk`` command (reusable by wrappers)."""

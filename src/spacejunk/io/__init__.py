@@ -1,6 +1,23 @@
 """Reading exposures and labels; writing catalogs, masks and regions."""
 
 from .artifact import ARTIFACT_COLUMNS, Artifact
-from .exposure import Exposure
+from .exposure import BAND_ORDER, Exposure, find_images, read_exposure, write_exposure
+from .labels import LABEL_COLUMNS, labels_to_category_mask, labels_to_mask, read_labels, write_labels
+from .outputs import (
+    CATEGORY_COLOURS,
+    TILE_COLUMNS,
+    read_artifacts,
+    read_mask_fits,
+    read_tiles,
+    write_artifacts,
+    write_mask_fits,
+    write_regions,
+    write_tiles,
+)
 
-__all__ = ["ARTIFACT_COLUMNS", "Artifact", "Exposure"]
+__all__ = [
+    "ARTIFACT_COLUMNS", "Artifact", "BAND_ORDER", "Exposure", "find_images", "read_exposure", "write_exposure",
+    "LABEL_COLUMNS", "labels_to_category_mask", "labels_to_mask", "read_labels", "write_labels",
+    "CATEGORY_COLOURS", "TILE_COLUMNS", "read_artifacts", "read_mask_fits", "read_tiles", "write_artifacts",
+    "write_mask_fits", "write_regions", "write_tiles",
+]

@@ -1,1 +1,25 @@
-"""preprocess"""
+"""Normalisation, RGB composites, tiling, tile labels and drawing."""
+
+from .draw import CATEGORY_COLORS, draw_artifacts, draw_tiles, save_png
+from .normalise import bin_image, normalise, sky_and_noise
+from .rgb import MASK_COLOR, RGB_STRETCHES, binning_factor, make_rgb, rgb_bands
+from .tiling import cut_tiles, tile_fractions, tile_grid, tile_labels
+
+__all__ = [
+    "CATEGORY_COLORS",
+    "MASK_COLOR",
+    "RGB_STRETCHES",
+    "bin_image",
+    "binning_factor",
+    "cut_tiles",
+    "draw_artifacts",
+    "draw_tiles",
+    "make_rgb",
+    "normalise",
+    "rgb_bands",
+    "save_png",
+    "sky_and_noise",
+    "tile_fractions",
+    "tile_grid",
+    "tile_labels",
+]

@@ -1,0 +1,302 @@
+"""Robust per-band sky and noise, normalised bands, and block binning."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .._errors import SpacejunkWarning
+from ..io.exposure import Exposure
+
+__all__ = ["sky_and_noise", "normalise", "bin_image", "STRETCHES"]
+
+#: Names accepted by ``normalise(..., stretch=...)``; None means "linear".
+STRETCHES: tuple[str, ...] = ("linear", "asinh")
+
+#: MAD -> Gaussian sigma.
+_MAD_TO_SIGMA = 1.482602218505602
+
+
+def _check_positive(value, name: str, *, integer: bool = False):
+    """Return ``value`` if it is a positive (integer) number, else raise naming ``name``."""
+    kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be a{'n integer' if integer else ' number'}, got {type(value).__name__}")
+    if not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return value
+
+
+def _clipped_sky_noise(values: np.ndarray, *, nsigma: float, maxiters: int) -> tuple[float, float]:
+    """Sigma-clipped median and MAD sigma of a 1-D float array (already finite, unmasked)."""
+    if values.size == 0:
+        return 0.0, 1.0
+    x = values
+    sky, sigma = float(np.median(x)), 0.0
+    for _ in range(maxiters):
+        dev = np.abs(x - sky)
+        sigma = float(np.median(dev)) * _MAD_TO_SIGMA
+        if sigma <= 0:
+            break
+        keep = dev <= nsigma * sigma
+        if keep.all():
+            break
+        x = x[keep]
+        sky = float(np.median(x))
+    if not sigma > 0:
+        # More than half the sample has one value (constant image, quantised data):
+        # the MAD is 0, fall back to the standard deviation, then to 1.
+        sigma = float(np.std(values, dtype=np.float64))
+        if not (sigma > 0 and math.isfinite(sigma)):
+            sigma = 1.0
+    return sky, sigma
+
+
+def sky_and_noise(
+    image: np.ndarray,
+    *,
+    mask: np.ndarray | None = None,
+    sample: int = 1 << 19,
+    nsigma: float = 3.0,
+    maxiters: int = 5,
+):
+    """Robust sky level and noise of one band, or of each band of a stack.
+
+    Parameters
+    ----------
+    image : ndarray, shape (ny, nx) or (n_bands, ny, nx)
+        Pixel values (e.g. ``Exposure.sci``), ADU.
+    mask : ndarray of bool or int, same shape as ``image`` or (ny, nx), optional
+        Pixels to ignore where non-zero (a boolean mask or a DESDM bit mask). A 2-D mask
+        applies to every band.
+    sample : int, optional
+        Largest number of pixels used per band (default 2**19 ~ 524k). Larger images are
+        sampled on a regular strided grid (every ``k``-th row and column).
+    nsigma : float, optional
+        Clipping threshold in units of the noise (default 3).
+    maxiters : int, optional
+        Largest number of clipping iterations (default 5).
+
+    Returns
+    -------
+    sky, noise : float, or ndarray of shape (n_bands,), float64
+        The sigma-clipped median and the MAD-based standard deviation (MAD x 1.4826) of
+        the unmasked, finite sampled pixels, in the units of ``image``. Floats for a 2-D
+        ``image``, arrays for a 3-D one.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not 2-D or 3-D, or ``mask`` does not match it.
+
+    Notes
+    -----
+    Non-finite pixels are ignored like masked ones. The stride ``k`` is chosen so that at
+    most ``sample`` pixels of each band are read, which keeps the cost to a few tens of
+    milliseconds per 4096 x 2048 band; a stride that beats against a periodic pattern in
+    the data (e.g. bad columns every ``k`` pixels) is the price of that speed.
+
+    Fallbacks, so that any image gives usable numbers: a band with no usable pixel (all
+    masked or non-finite) gets sky 0 and noise 1 and a :class:`~spacejunk.SpacejunkWarning`;
+    a band whose MAD is 0 (constant, or mostly one value) gets the standard deviation of
+    the sample as noise, or 1 if that is 0 too.
+    """
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must have shape (ny, nx) or (n_bands, ny, nx), got {image.shape}")
+    _check_positive(sample, "sample", integer=True)
+    _check_positive(nsigma, "nsigma")
+    _check_positive(maxiters, "maxiters", integer=True)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != image.shape and mask.shape != image.shape[-2:]:
+            raise ValueError(f"mask must have shape {image.shape} or {image.shape[-2:]}, got {mask.shape}")
+    stack = image[None] if image.ndim == 2 else image
+    ny, nx = stack.shape[-2:]
+    step = max(1, math.ceil(math.sqrt(ny * nx / sample)))
+    skies, noises = [], []
+    for b in range(stack.shape[0]):
+        values = stack[b, ::step, ::step]
+        good = np.isfinite(values)
+        if mask is not None:
+            m = mask if mask.ndim == 2 else mask[b if image.ndim == 3 else 0]
+            good &= m[::step, ::step] == 0
+        values = values[good].astype(np.float32, copy=False)
+        if values.size == 0:
+            warnings.warn(
+                f"band {b}: no unmasked finite pixel to measure the sky; using sky 0 and noise 1",
+                SpacejunkWarning,
+                stacklevel=2,
+            )
+        sky, noise = _clipped_sky_noise(values, nsigma=nsigma, maxiters=maxiters)
+        skies.append(sky)
+        noises.append(noise)
+    if image.ndim == 2:
+        return skies[0], noises[0]
+    return np.array(skies), np.array(noises)
+
+
+def _as_clip(clip) -> tuple[float, float] | None:
+    """``None`` | c | (lo, hi) -> None | (lo, hi), checked."""
+    if clip is None:
+        return None
+    if np.ndim(clip) == 0:
+        c = float(clip)
+        if not c > 0:
+            raise ValueError(f"clip must be > 0 or a pair (lo, hi), got {clip!r}")
+        return -c, c
+    try:
+        lo, hi = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise ValueError(f"clip must be a number or a pair (lo, hi), got {clip!r}") from None
+    if not lo < hi:
+        raise ValueError(f"clip must have lo < hi, got {clip!r}")
+    return lo, hi
+
+
+def normalise(
+    exposure: Exposure,
+    *,
+    stretch: str | None = "asinh",
+    softening: float = 5.0,
+    clip: float | tuple[float, float] | None = None,
+    mask_bits: int | None = None,
+    sample: int = 1 << 19,
+) -> np.ndarray:
+    """Each band in units of its own noise above its own sky, optionally asinh-compressed.
+
+    Parameters
+    ----------
+    exposure : Exposure
+        The image; its ``sci`` and ``msk`` layers are used.
+    stretch : {"asinh", "linear", None}, optional
+        ``"asinh"`` (default) returns ``a * asinh(z / a)`` with ``a = softening``, where
+        ``z = (sci - sky) / noise``: close to ``z`` for ``|z| << a`` (the noise keeps unit
+        scale) and logarithmic beyond, so saturated stars (z ~ 1e4) end near 50 instead of
+        dominating. ``"linear"`` or None return ``z`` itself.
+    softening : float, optional
+        ``a`` of the asinh stretch, in units of the noise (default 5).
+    clip : float or (float, float), optional
+        Clip the result to ``[-clip, clip]`` or ``[lo, hi]`` (after the stretch).
+        Default: no clipping.
+    mask_bits : int, optional
+        DESDM bits (:data:`spacejunk.categories.DESDM_BITS`) whose pixels are set to 0.
+        Default None: any bit. ``0`` keeps every finite pixel as it is.
+    sample : int, optional
+        Largest number of pixels per band used to measure sky and noise
+        (see :func:`sky_and_noise`).
+
+    Returns
+    -------
+    ndarray, shape (n_bands, ny, nx), float32
+        The normalised bands; 0 is the sky level.
+
+    Notes
+    -----
+    Sky and noise come from :func:`sky_and_noise` on the pixels with no ``msk`` bit set
+    (whatever ``mask_bits``), so an all-masked band gets sky 0 and noise 1 with a warning.
+    Pixels with a bit of ``mask_bits`` set, and non-finite pixels, are set to 0 (the sky),
+    so they carry no signal. Beware that DESDM flags some artifacts themselves (STREAK,
+    CRAY, EDGEBLEED): pass ``mask_bits`` without those bits to keep their pixels.
+
+    The work is done in float32, in place, one band at a time (no float64 copy of a
+    band): 0.15-0.3 s for three 4096 x 2048 bands on one core.
+    """
+    if not isinstance(exposure, Exposure):
+        raise TypeError(f"exposure must be an Exposure, got {type(exposure).__name__}")
+    if stretch is not None and stretch not in STRETCHES:
+        raise ValueError(f"stretch must be one of {', '.join(STRETCHES)} or None, got {stretch!r}")
+    _check_positive(softening, "softening")
+    limits = _as_clip(clip)
+    if mask_bits is not None and (isinstance(mask_bits, bool) or not isinstance(mask_bits, (int, np.integer))):
+        raise TypeError(f"mask_bits must be an int or None, got {type(mask_bits).__name__}")
+    skies, noises = sky_and_noise(exposure.sci, mask=exposure.msk, sample=sample)
+    out = np.empty(exposure.sci.shape, dtype=np.float32)
+    for b in range(out.shape[0]):
+        band = out[b]
+        np.subtract(exposure.sci[b], np.float32(skies[b]), out=band, dtype=np.float32, casting="unsafe")
+        band *= np.float32(1.0 / noises[b])
+        bad = ~np.isfinite(band)
+        if mask_bits is None:
+            bad |= exposure.msk[b] != 0
+        elif mask_bits:
+            bad |= (exposure.msk[b] & mask_bits) != 0
+        band[bad] = 0.0
+        if stretch == "asinh":
+            a = np.float32(softening)
+            band *= 1 / a
+            np.arcsinh(band, out=band)
+            band *= a
+        if limits is not None:
+            np.clip(band, limits[0], limits[1], out=band)
+    return out
+
+
+def bin_image(array: np.ndarray, factor: int, *, func: str = "mean") -> np.ndarray:
+    """Bin the last two axes of ``array`` in ``factor`` x ``factor`` blocks.
+
+    Parameters
+    ----------
+    array : ndarray, shape (..., ny, nx)
+        Image or stack of images (e.g. normalised bands, a boolean mask).
+    factor : int
+        Block size in pixels (>= 1). ``factor=1`` returns a copy.
+    func : {"mean", "max"}, optional
+        ``"mean"`` (default) averages each block; ``"max"`` takes its largest value
+        (for a boolean mask: whether any pixel of the block is set).
+
+    Returns
+    -------
+    ndarray, shape (..., ceil(ny / factor), ceil(nx / factor))
+        float32 for ``"mean"`` (float64 if ``array`` is float64); ``array``'s dtype for
+        ``"max"``.
+
+    Notes
+    -----
+    Blocks start at pixel (0, 0). When ``ny`` or ``nx`` is not a multiple of ``factor``,
+    the last row/column of blocks is partial: its mean is over the pixels it holds and its
+    maximum over them too (the edge is padded with values that do not count). NaNs
+    propagate to their block.
+    """
+    array = np.asarray(array)
+    _check_positive(factor, "factor", integer=True)
+    if array.ndim < 2:
+        raise ValueError(f"array must have at least 2 dimensions (..., ny, nx), got shape {array.shape}")
+    if func not in ("mean", "max"):
+        raise ValueError(f"func must be 'mean' or 'max', got {func!r}")
+    factor = int(factor)
+    ny, nx = array.shape[-2:]
+    by, bx = -(-ny // factor), -(-nx // factor)
+    py, px = by * factor - ny, bx * factor - nx
+    lead = array.shape[:-2]
+    if func == "mean":
+        dtype = np.float64 if array.dtype == np.float64 else np.float32
+        fill = 0
+    else:
+        dtype = array.dtype
+        if dtype == bool:
+            fill = False
+        elif np.issubdtype(dtype, np.integer):
+            fill = np.iinfo(dtype).min
+        else:
+            fill = -np.inf
+    if py or px:
+        padded = np.full(lead + (ny + py, nx + px), fill, dtype=dtype)
+        padded[..., :ny, :nx] = array
+    else:
+        padded = array.astype(dtype, copy=False)
+    blocks = padded.reshape(lead + (by, factor, bx, factor))
+    if func == "max":
+        return blocks.max(axis=(-3, -1))
+    out = blocks.sum(axis=(-3, -1), dtype=dtype)
+    if py or px:
+        rows = np.full(by, factor, dtype=dtype)
+        cols = np.full(bx, factor, dtype=dtype)
+        rows[-1] = factor - py
+        cols[-1] = factor - px
+        out /= rows[:, None] * cols[None, :]
+    else:
+        out /= dtype(factor * factor)
+    return out
