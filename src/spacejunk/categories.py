@@ -9,6 +9,8 @@ __all__ = [
     "DESDM_BITS",
     "CATEGORY_BITS",
     "LABEL_RADIUS_PX",
+    "CATEGORY_COLORS",
+    "category_hex",
     "check_category",
 ]
 
@@ -74,6 +76,33 @@ CATEGORY_BITS: dict[str, int] = {
 
 #: Radius of a volunteer mark without an explicit ``radius`` column.
 LABEL_RADIUS_PX: dict[str, float] = {"small": 25.0, "medium": 75.0}
+
+
+#: One colour per category (none of them the mask's magenta), bright on a dark sky.
+CATEGORY_COLORS: dict[str, tuple[int, int, int]] = {
+    "ghost": (0, 255, 255),
+    "bright-arc": (255, 165, 0),
+    "bright-spray": (255, 215, 0),
+    "brush-strokes": (173, 255, 47),
+    "satellite": (0, 255, 0),
+    "airplane": (30, 144, 255),
+    "cosmic-ray": (255, 60, 60),
+    "edge-bleed": (255, 105, 180),
+    "cross-talk": (160, 120, 255),
+    "column-mask": (210, 180, 140),
+    "tape-bump": (127, 255, 212),
+    "dark-halo": (192, 192, 192),
+    "other": (255, 255, 0),
+    "ghost-bright": (0, 255, 255),
+    "ghost-faint": (0, 150, 255),
+    "rays": (255, 165, 0),
+}
+
+
+def category_hex(category: str, *, default: tuple[int, int, int] = (255, 255, 0)) -> str:
+    """``#rrggbb`` colour of ``category`` (as DS9 regions want it)."""
+    r, g, b = CATEGORY_COLORS.get(category, default)
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def check_category(name: str, *, allowed: tuple[str, ...] = CATEGORIES + FOCAL_PLANE_CATEGORIES) -> str:

@@ -130,7 +130,7 @@ def test_regions_are_one_based_with_category_and_score(tmp_path, artifacts):
     assert "image" in lines
     circles = [line for line in lines if line.startswith("circle(")]
     assert circles == [
-        "circle(11.12,21,25) # color=magenta text={ghost 0.93}",
-        "circle(1,1,3.5) # color=red text={cosmic-ray 0.50}",
+        "circle(11.12,21,25) # color=#00ffff text={ghost 0.93}",
+        "circle(1,1,3.5) # color=#ff3c3c text={cosmic-ray 0.50}",
     ]
     assert lines.index("image") < lines.index(circles[0])

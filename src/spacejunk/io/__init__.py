@@ -4,7 +4,6 @@ from .artifact import ARTIFACT_COLUMNS, Artifact
 from .exposure import BAND_ORDER, Exposure, find_images, read_exposure, write_exposure
 from .labels import LABEL_COLUMNS, labels_to_category_mask, labels_to_mask, read_labels, write_labels
 from .outputs import (
-    CATEGORY_COLOURS,
     TILE_COLUMNS,
     read_artifacts,
     read_mask_fits,
@@ -18,6 +17,6 @@ from .outputs import (
 __all__ = [
     "ARTIFACT_COLUMNS", "Artifact", "BAND_ORDER", "Exposure", "find_images", "read_exposure", "write_exposure",
     "LABEL_COLUMNS", "labels_to_category_mask", "labels_to_mask", "read_labels", "write_labels",
-    "CATEGORY_COLOURS", "TILE_COLUMNS", "read_artifacts", "read_mask_fits", "read_tiles", "write_artifacts",
+    "TILE_COLUMNS", "read_artifacts", "read_mask_fits", "read_tiles", "write_artifacts",
     "write_mask_fits", "write_regions", "write_tiles",
 ]

@@ -12,14 +12,13 @@ import numpy as np
 from astropy.io import fits
 
 from .._errors import InputError
-from ..categories import CATEGORY_BITS, check_category
+from ..categories import CATEGORY_BITS, category_hex, check_category
 from ._atomic import atomic_path
 from .artifact import ARTIFACT_COLUMNS, Artifact
 from .exposure import _clean_header
 
 __all__ = [
     "TILE_COLUMNS",
-    "CATEGORY_COLOURS",
     "write_artifacts",
     "read_artifacts",
     "write_tiles",
@@ -32,25 +31,6 @@ __all__ = [
 #: Columns of ``tiles.csv`` (DESIGN.md), in order.
 TILE_COLUMNS: tuple[str, ...] = ("image", "x0", "y0", "x1", "y1", "score")
 
-#: Colour of each category in DS9 regions and previews (X11 names or ``#rrggbb``).
-CATEGORY_COLOURS: dict[str, str] = {
-    "ghost": "magenta",
-    "bright-arc": "yellow",
-    "bright-spray": "#ffa500",
-    "brush-strokes": "cyan",
-    "satellite": "green",
-    "airplane": "#7fff00",
-    "cosmic-ray": "red",
-    "edge-bleed": "blue",
-    "cross-talk": "#ff69b4",
-    "column-mask": "white",
-    "tape-bump": "#d2691e",
-    "dark-halo": "#9370db",
-    "other": "#c0c0c0",
-    "ghost-bright": "magenta",
-    "ghost-faint": "#ffb6ff",
-    "rays": "yellow",
-}
 
 _COORD_DECIMALS = 2  # 0.01 px
 _SCORE_DECIMALS = 4
@@ -378,7 +358,7 @@ def write_regions(path: str | os.PathLike, artifacts: Iterable[Artifact]) -> Pat
 
     Notes
     -----
-    Each circle is coloured by category (:data:`CATEGORY_COLOURS`) and carries
+    Each circle is coloured by category (:data:`spacejunk.categories.CATEGORY_COLORS`) and carries
     ``text={<category> <score>}``.
     """
     lines = [
@@ -390,7 +370,7 @@ def write_regions(path: str | os.PathLike, artifacts: Iterable[Artifact]) -> Pat
     ]
     for a in artifacts:
         x, y, r = (_format_number(v, _COORD_DECIMALS) for v in (a.x + 1.0, a.y + 1.0, a.radius))
-        colour = CATEGORY_COLOURS.get(a.category, "white")
+        colour = category_hex(a.category, default=(255, 255, 255))
         lines.append(f"circle({x},{y},{r}) # color={colour} text={{{a.category} {a.score:.2f}}}")
     path = Path(path)
     with atomic_path(path) as tmp:

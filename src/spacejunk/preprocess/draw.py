@@ -8,31 +8,13 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..categories import CATEGORY_COLORS
 from ..io._atomic import atomic_path
 from ..io.artifact import Artifact
 from .rgb import binning_factor
 
 __all__ = ["draw_artifacts", "draw_tiles", "save_png", "CATEGORY_COLORS", "DEFAULT_COLOR", "TILE_COLOR"]
 
-#: One colour per category (none of them the mask's magenta), bright on a dark sky.
-CATEGORY_COLORS: dict[str, tuple[int, int, int]] = {
-    "ghost": (0, 255, 255),
-    "bright-arc": (255, 165, 0),
-    "bright-spray": (255, 215, 0),
-    "brush-strokes": (173, 255, 47),
-    "satellite": (0, 255, 0),
-    "airplane": (30, 144, 255),
-    "cosmic-ray": (255, 60, 60),
-    "edge-bleed": (255, 105, 180),
-    "cross-talk": (160, 120, 255),
-    "column-mask": (210, 180, 140),
-    "tape-bump": (127, 255, 212),
-    "dark-halo": (192, 192, 192),
-    "other": (255, 255, 0),
-    "ghost-bright": (0, 255, 255),
-    "ghost-faint": (0, 150, 255),
-    "rays": (255, 165, 0),
-}
 #: Colour of every mark with ``color_by_category=False``, and of unknown categories.
 DEFAULT_COLOR: tuple[int, int, int] = (255, 255, 0)
 
