@@ -519,6 +519,17 @@ def _mask_dtype(msk: np.ndarray) -> type:
 #: dither seeded from the data so that the same image gives the same file.
 _FLOAT_COMPRESSION = dict(compression_type="RICE_1", quantize_level=16.0, quantize_method=2, dither_seed=-1)
 
+#: Relative step of the weight map's quantisation. A weight map is smooth, so a step
+#: tied to its pixel-to-pixel noise (as for SCI) would be needlessly fine and the file
+#: large; 1e-3 of the median weight keeps it far below the weight's own uncertainty.
+_WGT_RELATIVE_STEP = 1e-3
+
+
+def _wgt_compression(wgt: np.ndarray) -> dict:
+    positive = wgt[wgt > 0]
+    step = float(np.median(positive[:: max(1, positive.size // 100_000)])) * _WGT_RELATIVE_STEP if positive.size else 1.0
+    return {**_FLOAT_COMPRESSION, "quantize_level": -step}  # negative: an absolute step (astropy, CFITSIO)
+
 
 def _layer_hdus(sci: np.ndarray, msk: np.ndarray, wgt: np.ndarray, header: fits.Header, *,
                 compress: bool) -> list:
@@ -529,7 +540,7 @@ def _layer_hdus(sci: np.ndarray, msk: np.ndarray, wgt: np.ndarray, header: fits.
     plio_ok = msk.size == 0 or (int(msk.min()) >= 0 and int(msk.max()) < 2**24)
     return [fits.CompImageHDU(sci, header=header, name="SCI", **_FLOAT_COMPRESSION),
             fits.CompImageHDU(msk, name="MSK", compression_type="PLIO_1" if plio_ok else "GZIP_2"),
-            fits.CompImageHDU(wgt, name="WGT", **_FLOAT_COMPRESSION)]
+            fits.CompImageHDU(wgt, name="WGT", **_wgt_compression(wgt))]
 
 
 def write_exposure(exposure: Exposure, out_dir: str | os.PathLike, *, compress: bool = False) -> list[Path]:
@@ -542,8 +553,9 @@ def write_exposure(exposure: Exposure, out_dir: str | os.PathLike, *, compress: 
     out_dir : str or path-like
         Folder, created if needed.
     compress : bool, default False
-        Tile-compress: RICE for SCI and WGT (quantised in steps of noise/16, zeros kept
-        exact), PLIO for MSK (lossless); the files are named ``.fits.fz``.
+        Tile-compress: RICE for SCI (quantised in steps of noise/16) and WGT (steps of
+        1e-3 of its median), zeros kept exact; PLIO for MSK (lossless); the files are
+        named ``.fits.fz``.
 
     Returns
     -------
