@@ -134,7 +134,9 @@ def _add_detect(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--mode", choices=("ccd", "focal-plane"), default="ccd",
                    help="ccd: DES CCD FITS images (default); focal-plane: binned whole-exposure pictures")
-    p.add_argument("--model", help="a checkpoint of your own instead of the shipped model")
+    p.add_argument("--model", action="append",
+                   help="a checkpoint of your own instead of the shipped one (give it twice for a classifier "
+                        "and a detector; each checkpoint says which it is)")
     p.add_argument("--threshold", type=float, help="score threshold in [0, 1] (default: the model's own)")
     p.add_argument("--bands", help="comma-separated bands to use (default: all the model knows)")
     p.add_argument("--no-png", action="store_true", help="do not write the PNG pictures")
@@ -150,7 +152,9 @@ def _run_detect(args: argparse.Namespace) -> int:
     if args.mode == "focal-plane":
         from .focal_plane import detect_focal_plane
 
-        summary = detect_focal_plane(args.paths, args.out, model=args.model, threshold=args.threshold,
+        if args.model and len(args.model) > 1:
+            raise InputError(None, "focal-plane mode takes one --model")
+        summary = detect_focal_plane(args.paths, args.out, model=args.model[0] if args.model else None, threshold=args.threshold,
                                      write_png=not args.no_png, overwrite=args.overwrite, quiet=args.quiet)
     else:
         from .pipeline import detect
@@ -169,12 +173,15 @@ def _add_focal_plane_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="DeepGhostBusters folder (common_core/, single_annotator_regions.json); "
                                   "default $SPACEJUNK_DES_GHOSTS or ../shared/data/des-ghosts")
     p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
+    p.add_argument("--pretrain-steps", type=int, default=600,
+                   help="first train on simulated pictures only for this many steps (default 600; 0: none)")
     p.add_argument("--n-sim", type=int, default=d.n_sim, help=f"simulated pictures (default {d.n_sim})")
     p.add_argument("--input-size", type=int, default=d.input_size, help=f"network input side (default {d.input_size})")
     p.add_argument("--base-channels", type=int, default=d.base_channels, help="U-Net base channels")
     p.add_argument("--augment", choices=tuple(AUGMENT_PRESETS), default=d.augment, help="augmentation preset")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
 
 
 def _focal_plane_config(args: argparse.Namespace):
@@ -226,7 +233,13 @@ def _run_train_focal_plane(args: argparse.Namespace) -> int:
         fold, n = parse_pair(args.folds.replace("/", ","), "--folds")
         assign = fold_assignment([d.name for d in data], folds=n, seed=args.seed)
         data = [d for d in data if assign[d.name] != fold]
-    trained = train_focal_plane(data, config=config, region_sets=region_sets, quiet=args.quiet)
+    init = None
+    if args.pretrain_steps > 0:
+        import dataclasses
+
+        init = train_focal_plane([], config=dataclasses.replace(config, steps=args.pretrain_steps),
+                                 region_sets=region_sets, quiet=args.quiet).model
+    trained = train_focal_plane(data, config=config, region_sets=region_sets, init=init, quiet=args.quiet)
     path = save_focal_plane_model(args.out, trained.model)
     log.info("saved %s (%.2f MB), %d real pictures, %.0f s", path, path.stat().st_size / 1e6, len(data),
              trained.seconds)
@@ -261,7 +274,8 @@ def _run_evaluate_focal_plane(args: argparse.Namespace) -> int:
         title = "model"
     else:
         cv = cross_validate_focal_plane(data, folds=args.folds, config=_focal_plane_config(args),
-                                        region_sets=region_sets, seed=args.seed, quiet=args.quiet)
+                                        region_sets=region_sets, seed=args.seed, pretrain_steps=args.pretrain_steps,
+                                        quiet=args.quiet)
         rows, folds, title = cv.rows, cv.folds, "model (CV)"
     command_line = "spacejunk " + " ".join(sys.argv[1:])
     out = Path(args.out)
@@ -283,7 +297,9 @@ def _add_review(p: argparse.ArgumentParser) -> None:
                    help="interface to listen on (default 127.0.0.1: this machine only; any other needs --token)")
     p.add_argument("--token", help="access token asked of every request (open the page as /?token=T)")
     p.add_argument("--reviewer", help="default reviewer name (each person can set theirs on the page)")
-    p.add_argument("--model", help="a checkpoint of your own to propose the marks (default: the shipped model)")
+    p.add_argument("--model", action="append",
+                   help="a checkpoint of your own to propose the marks, as for `detect` (give it twice for a "
+                        "classifier and a detector; default: the shipped models)")
     p.add_argument("--threshold", type=float, help="proposal score threshold in [0, 1] (default: the model's own)")
     p.add_argument("--export", metavar="LABELS_CSV",
                    help="write the reviewed labels (image,x,y,size,radius,category) and exit, serving nothing")
@@ -304,6 +320,9 @@ def _run_review(args: argparse.Namespace) -> int:
         store.export_labels(args.export)
         done, total = store.progress()
         log.info("review: wrote %d labels of %d reviewed images (of %d) to %s", len(labels), done, total, args.export)
+        if done < total:
+            log.warning("review: %d images of %s are not reviewed yet and have no rows; a model trained on the "
+                        "whole folder with --labels would take them as clean", total - done, args.dir)
         return 0
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise InputError(None, f"--threshold must be in [0, 1], got {args.threshold}")
@@ -412,6 +431,25 @@ def _run_evaluate_classifier(args: argparse.Namespace) -> int:
           f"at recall {args.target_recall:.2f} (threshold {m['threshold_for_target_recall']:.4f})  "
           f"{m['n_positive']}/{m['n_tiles']} positive tiles")
     return 0
+
+
+# --------------------------------------------------------------------------- demo
+@command("demo", "run spacejunk detect on the bundled sample image")
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
+
+
+@runs("demo")
+def _run_demo(args: argparse.Namespace) -> int:
+    from .data import sample_dir
+    from .pipeline import detect
+
+    run = detect([sample_dir()], out=args.out, overwrite=True, quiet=args.quiet)
+    for record in run.records:
+        print(f"{record['image']}: {record['artifacts']} artifacts in {record['seconds'].get('total', 0):.1f} s")
+        print(f"  picture: {args.out}/{record['image']}.png")
+    print(f"  catalog: {args.out}/artifacts.csv   (truth: {sample_dir() / 'truth.csv'})")
+    return 1 if run.summary["failed"] else 0
 
 
 # --------------------------------------------------------------------------- parser
