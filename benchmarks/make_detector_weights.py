@@ -1,0 +1,136 @@
+"""Make the shipped detector weights from nothing, on CPU: simulate its training data, train, copy.
+
+One command (about 50 minutes on two busy cores: 2 of simulation, 45 of training)::
+
+    python benchmarks/make_detector_weights.py --work work/det --out src/spacejunk/weights/detector.pt
+
+Steps (each skipped when its output exists, so an interrupted run goes on):
+
+1. ``<work>/train``: 48 images of the simulator's random mix (seed 1), as
+   ``spacejunk simulate --n 48 --seed 1`` writes them;
+2. ``<work>/dense``: 36 images with 4 artifacts each of distinct random categories
+   (seed 2), so that every category has examples;
+3. ``<work>/all``: both folders joined (symbolic links, one ``truth.csv``);
+4. ``spacejunk train detector`` with the recipe below, then the checkpoint is copied to
+   ``--out``.
+
+The evaluation images (seed 777 in docs/detector.md) never enter training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: The training recipe of the shipped detector (``spacejunk train detector`` options).
+RECIPE = ["--arch", "unet_boxes", "--config", '{"stem_stride": 2, "base_channels": 16, "depth": 5}',
+          "--steps-per-epoch", "100", "--batch-size", "2", "--lr", "3e-3",
+          "--global-fraction", "0.5", "--infer-tile", "1024", "--overlap", "64", "--threads", "1", "--seed", "0"]
+
+
+@dataclass(frozen=True)
+class MakeSettings:
+    work: Path
+    out: Path
+    n_random: int
+    n_dense: int
+    per_image: int
+    stage: str
+    epochs: int
+    time_limit: float | None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", default="work/det", help="working folder for the data and checkpoint (default work/det)")
+    p.add_argument("--out", default="src/spacejunk/weights/detector.pt", help="where the weights go")
+    p.add_argument("--n-random", type=int, default=48, help="images of the random mix (default 48)")
+    p.add_argument("--n-dense", type=int, default=36, help="images with several artifacts each (default 36)")
+    p.add_argument("--per-image", type=int, default=4, help="artifacts per dense image (default 4)")
+    p.add_argument("--stage", choices=("simulate", "all"), default="all", help="stop after simulating, or do all")
+    p.add_argument("--epochs", type=int, default=25, help="epochs of 100 steps (default 25)")
+    p.add_argument("--time-limit", type=float, default=45.0,
+                   help="train detector --time-limit, minutes (default 45: a guard; the steps end first on an "
+                        "idle two-core machine)")
+    return p
+
+
+def _simulate(out: Path, names_and_kwargs) -> None:
+    """Write images incrementally (done.txt lists finished ones) with truth.csv and labels.csv."""
+    from spacejunk.io import read_artifacts, write_artifacts, write_exposure, write_labels, write_mask_fits
+    from spacejunk.simulate import simulate_image
+
+    out.mkdir(parents=True, exist_ok=True)
+    done_file = out / "done.txt"
+    done = set(done_file.read_text().split()) if done_file.is_file() else set()
+    truth = [a for a in read_artifacts(out / "truth.csv") if a.image in done] if (out / "truth.csv").is_file() else []
+    for name, kwargs in names_and_kwargs:
+        if name in done:
+            continue
+        image = simulate_image(name=name, **kwargs)
+        write_exposure(image.exposure, out)
+        write_mask_fits(out / "truth" / f"{name}_truth.fits", image.truth_mask)
+        truth.extend(image.artifacts)
+        done.add(name)
+        write_labels(out / "labels.csv", truth)
+        write_artifacts(out / "truth.csv", truth)
+        done_file.write_text("\n".join(sorted(done)))
+        logging.info("simulated %s (%d artifacts)", name, len(image.artifacts))
+
+
+def _join(parts: list[Path], out: Path) -> None:
+    from spacejunk.io import read_artifacts, write_artifacts
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(exist_ok=True)
+    truth = []
+    for part in parts:
+        for f in part.glob("*.fits"):
+            link = out / f.name
+            if not link.exists():
+                link.symlink_to(f.resolve())
+        for f in (part / "truth").glob("*.fits"):
+            link = out / "truth" / f.name
+            if not link.exists():
+                link.symlink_to(f.resolve())
+        truth.extend(read_artifacts(part / "truth.csv"))
+    write_artifacts(out / "truth.csv", truth)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    s = MakeSettings(Path(args.work), Path(args.out), args.n_random, args.n_dense, args.per_image, args.stage,
+                     args.epochs, args.time_limit)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from spacejunk.categories import CATEGORIES
+    from spacejunk.cli import main as cli
+    from spacejunk.simulate import image_name, image_seed
+
+    _simulate(s.work / "train", [(image_name(1, k), {"seed": image_seed(1, k)}) for k in range(s.n_random)])
+    rng = np.random.default_rng(2)
+    dense = []
+    for k in range(s.n_dense):
+        cats = [str(c) for c in rng.choice(CATEGORIES, size=s.per_image, replace=False)]
+        dense.append((f"dense_s2_{k:04d}", {"seed": image_seed(2, k), "artifacts": cats}))
+    _simulate(s.work / "dense", dense)
+    if s.stage == "simulate":
+        return 0
+    _join([s.work / "train", s.work / "dense"], s.work / "all")
+    ckpt = s.work / f"unet_boxes_e{s.epochs}.pt"
+    extra = [] if s.time_limit is None else ["--time-limit", str(s.time_limit)]
+    status = cli(["train", "detector", "--data", str(s.work / "all"), "--out", str(ckpt), "--epochs", str(s.epochs),
+                  *RECIPE, *extra])
+    if status == 0:
+        s.out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ckpt, s.out)
+        logging.info("wrote %s", s.out)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,275 @@
+"""Artifact detection on a full image: tiles with overlap and a binned whole-image view, merged boxes."""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._errors import NoArtifactsWarning
+from ..categories import CATEGORIES
+from ..io.artifact import Artifact
+from ..io.exposure import Exposure
+from ..models.registry import bundled_weights, load_checkpoint
+from ..preprocess.normalise import bin_image
+from ..preprocess.tiling import tile_grid
+from ..stitch import merge_boxes
+
+__all__ = ["DEFAULT_DETECTOR", "load_detector", "load_default_detector", "detect_array", "detect_exposure"]
+
+#: File name of the shipped detector in ``spacejunk/weights``.
+DEFAULT_DETECTOR = "detector.pt"
+
+_CACHE: dict[str, tuple[nn.Module, dict]] = {}
+_LOCK = threading.Lock()
+
+
+def load_detector(path: str | Path | None = None) -> tuple[nn.Module, dict]:
+    """The detector of checkpoint ``path`` (default: the shipped one), loaded once and cached.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode; share it between threads only for inference.
+    meta : dict
+        The checkpoint's metadata (``bands``, ``classes``, ``threshold``, ``views``, ...).
+    """
+    path = Path(path) if path is not None else bundled_weights(DEFAULT_DETECTOR)
+    key = str(path.resolve())
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = load_checkpoint(path)
+        return _CACHE[key]
+
+
+def load_default_detector() -> tuple[nn.Module, dict]:
+    """The shipped detector ``spacejunk/weights/detector.pt`` and its metadata (cached)."""
+    return load_detector(None)
+
+
+def _model_input(image: np.ndarray, bands, model_bands) -> np.ndarray:
+    """The image's bands in the model's order; bands the image lacks are zeros (the sky)."""
+    bands = list(bands)
+    unknown = [b for b in bands if b not in model_bands]
+    if len(unknown) == len(bands):
+        raise ValueError(f"none of the image's bands {bands} is known to the model (bands {list(model_bands)})")
+    out = np.zeros((len(model_bands),) + image.shape[1:], np.float32)
+    for i, band in enumerate(model_bands):
+        if band in bands:
+            out[i] = image[bands.index(band)]
+    return out
+
+
+def _owned(starts: np.ndarray, ends: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per tile along one axis, the part it owns: overlaps are split at their middle."""
+    lo, hi = starts.copy(), ends.copy()
+    order = np.unique(starts)
+    for a, b in zip(order[:-1], order[1:]):
+        end_a = ends[starts == a][0]
+        mid = (end_a + b) // 2
+        hi[starts == a] = np.minimum(hi[starts == a], mid)
+        lo[starts == b] = np.maximum(lo[starts == b], mid)
+    return lo, hi
+
+
+def _segmentation_view(model, data: np.ndarray, tile: int | None, overlap: int, batch_size: int,
+                       channels: list[int]):
+    """Stitched probability maps (len(channels), h, w) float16 of the segmentation detector on ``data``."""
+    h, w = data.shape[1:]
+    prob = np.zeros((len(channels), h, w), np.float16)
+    if tile is None or (h <= tile and w <= tile):
+        grid = np.array([[0, 0, w, h]])
+    else:
+        grid = tile_grid((h, w), tile=tile, overlap=min(overlap, tile - 1))
+    xlo, xhi = _owned(grid[:, 0], grid[:, 2], w)
+    ylo, yhi = _owned(grid[:, 1], grid[:, 3], h)
+    with torch.no_grad():
+        for start in range(0, len(grid), batch_size):
+            chunk = grid[start:start + batch_size]
+            x = torch.from_numpy(np.stack([data[:, y0:y1, x0:x1] for x0, y0, x1, y1 in chunk]))
+            p = model.probabilities(x, channels=channels).numpy()
+            for k, (x0, y0, x1, y1) in enumerate(chunk):
+                i = start + k
+                prob[:, ylo[i]:yhi[i], xlo[i]:xhi[i]] = p[k, :, ylo[i] - y0:yhi[i] - y0, xlo[i] - x0:xhi[i] - x0]
+    return prob
+
+
+def _box_view(model, data: np.ndarray, tile: int | None, overlap: int, batch_size: int):
+    """Boxes, scores, labels and source tiles of a torchvision detector on ``data``."""
+    h, w = data.shape[1:]
+    if tile is None or (h <= tile and w <= tile):
+        grid = np.array([[0, 0, w, h]])
+    else:
+        grid = tile_grid((h, w), tile=tile, overlap=min(overlap, tile - 1))
+    boxes, scores, labels, tiles = [], [], [], []
+    with torch.no_grad():
+        for start in range(0, len(grid), batch_size):
+            chunk = grid[start:start + batch_size]
+            out = model([torch.from_numpy(np.ascontiguousarray(data[:, y0:y1, x0:x1])) for x0, y0, x1, y1 in chunk])
+            for (x0, y0, x1, y1), o in zip(chunk, out):
+                b = o["boxes"].numpy().astype(np.float64) + np.array([x0, y0, x0, y0])
+                boxes.append(b)
+                scores.append(o["scores"].numpy())
+                labels.append(o["labels"].numpy())
+                tiles.append(np.repeat([[x0, y0, x1, y1]], len(b), axis=0))
+    cat = (lambda parts, shape: np.concatenate(parts) if parts else np.zeros(shape))
+    return cat(boxes, (0, 4)), cat(scores, (0,)), cat(labels, (0,)).astype(np.int64), cat(tiles, (0, 4))
+
+
+def detect_array(
+    image: np.ndarray,
+    *,
+    bands,
+    model: nn.Module,
+    meta: dict,
+    threshold: float | None = None,
+    name: str = "image",
+    batch_size: int = 2,
+    max_boxes: int = 300,
+) -> list[Artifact]:
+    """Artifacts in normalised bands of one image.
+
+    Parameters
+    ----------
+    image : ndarray, shape (n_bands, ny, nx)
+        Normalised bands (:func:`spacejunk.preprocess.normalise` with the model's
+        ``meta["normalisation"]``).
+    bands : sequence of str
+        Band of each layer of ``image``; any subset of the model's bands.
+    model, meta : torch.nn.Module, dict
+        A detector and its checkpoint metadata (:func:`load_detector`).
+    threshold : float, optional
+        Least score kept (default ``meta["threshold"]``).
+    name : str, optional
+        Image name written in the artifacts.
+    batch_size : int, optional
+        Tiles per forward pass (default 2).
+    max_boxes : int, optional
+        Most boxes kept per view before merging, best scores first (default 300).
+
+    Returns
+    -------
+    list of Artifact
+        Sorted by decreasing score; boxes in full-image pixels, ``radius`` the half
+        diagonal of the box.
+
+    Notes
+    -----
+    Each view of ``meta["views"]`` (full-resolution tiles with overlap, the whole image
+    binned) is run; a segmentation detector's probability maps are stitched across
+    tiles (overlaps split at their middle) before their regions become boxes, a box
+    detector's boxes are merged across tiles with :func:`spacejunk.stitch.merge_boxes`.
+    The views' boxes are then merged by class-wise suppression.
+    """
+    from ..models.detector import SegmentationDetector, regions_to_boxes
+
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"image must have shape (n_bands, ny, nx), got {image.shape}")
+    if len(bands) != image.shape[0]:
+        raise ValueError(f"bands names {len(bands)} bands, the image has {image.shape[0]}")
+    threshold = float(meta.get("threshold", 0.5) if threshold is None else threshold)
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    model.eval()
+    data = _model_input(image, bands, meta["bands"])
+    ny, nx = data.shape[1:]
+    views = meta.get("views") or [{"bin": 1, "tile": meta.get("tile", 600), "overlap": meta.get("overlap", 100)}]
+    classes = list(meta.get("classes", CATEGORIES))
+    all_b, all_s, all_l = [], [], []
+    for view in views:
+        factor = int(view.get("bin", 1))
+        arr = bin_image(data, factor) if factor > 1 else data
+        tile = view.get("tile")
+        tile = None if tile is None else max(1, int(tile) // factor)
+        overlap = int(view.get("overlap", 0)) // factor
+        keep = set(view.get("categories") or classes)
+        if isinstance(model, SegmentationDetector):
+            channels = [k for k, c in enumerate(classes) if c in keep]
+            prob = _segmentation_view(model, arr, tile, overlap, batch_size, channels)
+            min_area = max(1, int(math.ceil(model.min_area_px / factor ** 2)))
+            b, s, lab = regions_to_boxes(prob, threshold=model.threshold, min_area_px=min_area, scale=factor,
+                                         exclusive=model.exclusive, join_px=max(0, round(model.join_px / factor)))
+            lab = np.asarray([channels[int(v) - 1] + 1 for v in lab], dtype=np.int64)
+        else:
+            b, s, lab, tiles = _box_view(model, arr, tile, overlap, batch_size)
+            b, s, lab = merge_boxes(b, s, lab, tiles=tiles, shape=arr.shape[1:])
+            b = b * factor
+        sel = np.array([classes[int(v) - 1] in keep for v in lab], dtype=bool)
+        if sel.sum() > max_boxes:
+            sel[sel] = np.argsort(np.argsort(-s[sel], kind="stable"), kind="stable") < max_boxes
+        all_b.append(b[sel] if len(b) else b)
+        all_s.append(s[sel] if len(s) else s)
+        all_l.append(lab[sel] if len(lab) else lab)
+    b = np.concatenate(all_b) if all_b else np.zeros((0, 4))
+    s = np.concatenate(all_s) if all_s else np.zeros(0)
+    lab = np.concatenate(all_l) if all_l else np.zeros(0, np.int64)
+    if len(views) > 1:
+        b, s, lab = merge_boxes(b, s, lab)
+    out = []
+    for box, score, label in zip(b, s, lab):
+        if score < threshold:
+            continue
+        x0, y0 = max(float(box[0]), 0.0), max(float(box[1]), 0.0)
+        x1, y1 = min(float(box[2]), float(nx)), min(float(box[3]), float(ny))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        out.append(Artifact(name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0), x0, y0, x1, y1,
+                            float(min(max(score, 0.0), 1.0)), classes[int(label) - 1]))
+    out.sort(key=lambda a: -a.score)
+    return out
+
+
+def detect_exposure(
+    exposure: Exposure,
+    *,
+    model: nn.Module | str | Path | None = None,
+    meta: dict | None = None,
+    threshold: float | None = None,
+    batch_size: int = 2,
+) -> list[Artifact]:
+    """Artifacts in one image, with the shipped detector by default.
+
+    Parameters
+    ----------
+    exposure : Exposure
+        The image, in any subset of the model's bands.
+    model : torch.nn.Module or path, optional
+        A detector (with its ``meta``) or a checkpoint path; default the shipped
+        ``spacejunk/weights/detector.pt``, loaded once and cached.
+    meta : dict, optional
+        The model's metadata; needed when ``model`` is a module.
+    threshold : float, optional
+        Least score kept (default: the model's ``meta["threshold"]``).
+    batch_size : int, optional
+        Tiles per forward pass.
+
+    Returns
+    -------
+    list of Artifact
+        Possibly empty, with a :class:`~spacejunk.NoArtifactsWarning`.
+    """
+    from ..train.datasets import Normalisation
+
+    if not isinstance(exposure, Exposure):
+        raise TypeError(f"exposure must be an Exposure, got {type(exposure).__name__}")
+    if model is None or isinstance(model, (str, Path)):
+        model, meta = load_detector(model)
+    elif meta is None:
+        raise ValueError("meta is needed with a model module (see load_detector)")
+    known = [b for b in exposure.bands if b in meta["bands"]]
+    if not known:
+        raise ValueError(f"image {exposure.name!r} has bands {list(exposure.bands)}, none known to the model "
+                         f"({meta['bands']})")
+    exposure = exposure.select(known)
+    image = Normalisation.from_dict(meta.get("normalisation")).apply(exposure)
+    arts = detect_array(image, bands=exposure.bands, model=model, meta=meta, threshold=threshold,
+                        name=exposure.name, batch_size=batch_size)
+    if not arts:
+        warnings.warn(f"no artifact found in {exposure.name}", NoArtifactsWarning, stacklevel=2)
+    return arts

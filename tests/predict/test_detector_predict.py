@@ -1,0 +1,111 @@
+"""Detection on full images (spacejunk.predict.detector): tiles, views, stitching, bands."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from spacejunk import NoArtifactsWarning
+from spacejunk.categories import CATEGORIES
+from spacejunk.io import Exposure
+from spacejunk.models.detector import SegmentationDetector
+from spacejunk.predict.detector import detect_array, detect_exposure
+
+K = CATEGORIES.index("satellite")
+
+
+class _Pixelwise(SegmentationDetector):
+    """Probability of 'satellite' = 0.9 where band 0 > 4 (no context: stitching must be exact)."""
+
+    def logits(self, x):
+        z = torch.full((x.shape[0], self.num_classes - 1, *x.shape[-2:]), -30.0)
+        z[:, K] = torch.where(x[:, 0] > 4, torch.tensor(float(np.log(9.0))), torch.tensor(-30.0))  # p = 0.9
+        return z
+
+
+META = {"bands": ["g", "r", "i"], "classes": list(CATEGORIES), "threshold": 0.5,
+        "views": [{"bin": 1, "tile": 64, "overlap": 16}]}
+
+
+def _image(shape=(200, 150)):
+    img = np.zeros((3,) + shape, np.float32)
+    img[0, 30:34, 10:140] = 5.0     # a trail crossing several tile borders
+    img[0, 100:180, 70:72] = 5.0    # a column crossing a horizontal border
+    return img
+
+
+def test_regions_cut_by_tiles_are_one_box_each():
+    model = _Pixelwise(n_bands=3, base_channels=2, depth=1, min_area_px=4).eval()
+    arts = detect_array(_image(), bands=["g", "r", "i"], model=model, meta=META, name="x")
+    boxes = sorted(a.box for a in arts)
+    assert boxes == [(10.0, 30.0, 140.0, 34.0), (70.0, 100.0, 72.0, 180.0)]
+    assert all(a.category == "satellite" and a.score == pytest.approx(0.9, abs=1e-3) for a in arts)
+    assert all(a.image == "x" for a in arts)
+
+
+def test_binned_view_scales_boxes_back_and_categories_route():
+    model = _Pixelwise(n_bands=3, base_channels=2, depth=1, min_area_px=1).eval()
+    meta = dict(META, views=[{"bin": 2, "tile": None, "overlap": 0, "categories": ["satellite"]}])
+    arts = detect_array(_image(), bands=["g", "r", "i"], model=model, meta=meta)
+    assert sorted(a.box for a in arts) == [(10.0, 30.0, 140.0, 34.0), (70.0, 100.0, 72.0, 180.0)]
+    meta = dict(META, views=[{"bin": 2, "tile": None, "overlap": 0, "categories": ["ghost"]}])
+    assert detect_array(_image(), bands=["g", "r", "i"], model=model, meta=meta) == []
+
+
+def test_subset_of_bands_and_threshold():
+    model = _Pixelwise(n_bands=3, base_channels=2, depth=1).eval()
+    img = _image()
+    arts = detect_array(img[:1], bands=["g"], model=model, meta=META)  # r and i missing
+    assert len(arts) == 2
+    assert detect_array(img[:1], bands=["g"], model=model, meta=META, threshold=0.95) == []
+    with pytest.raises(ValueError, match="none of the image's bands"):
+        detect_array(img[:1], bands=["z"], model=model, meta=META)
+
+
+def test_detect_exposure_normalises_and_warns_when_nothing_found():
+    torch.manual_seed(0)
+    model = _Pixelwise(n_bands=3, base_channels=2, depth=1).eval()
+    rng = np.random.default_rng(0)
+    sci = rng.normal(100, 5, (2, 128, 96)).astype(np.float32)
+    exposure = Exposure("e", ("g", "r"), sci, np.zeros(sci.shape, np.int32), np.ones(sci.shape, np.float32))
+    with pytest.warns(NoArtifactsWarning):
+        assert detect_exposure(exposure, model=model, meta=META) == []
+    sci[0, 50:54, 5:90] += 500  # a bright trail, far above the noise
+    exposure = Exposure("e", ("g", "r"), sci, np.zeros(sci.shape, np.int32), np.ones(sci.shape, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoArtifactsWarning)
+        arts = detect_exposure(exposure, model=model, meta=META)
+    assert [a.box for a in arts] == [(5.0, 50.0, 90.0, 54.0)]
+    with pytest.raises(ValueError, match="meta is needed"):
+        detect_exposure(exposure, model=model)
+
+
+def test_box_detector_on_tiles_gives_no_duplicates():
+    """A torchvision-style detector that reports the visible part of one trail on each tile."""
+    truth = (20.0, 40.0, 180.0, 44.0)
+
+    meta = dict(META, views=[{"bin": 1, "tile": 64, "overlap": 16}])
+    from spacejunk.predict import detector as det
+
+    class _Fake(torch.nn.Module):
+        calls = 0
+
+        def forward(self, images):
+            return [self._one(im) for im in images]
+
+        def _one(self, im):
+            i = _Fake.calls
+            _Fake.calls += 1
+            x0, y0, x1, y1 = grid[i]
+            b = [max(truth[0], x0) - x0, max(truth[1], y0) - y0, min(truth[2], x1) - x0, min(truth[3], y1) - y0]
+            if b[2] <= b[0] or b[3] <= b[1]:
+                return {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.int64)}
+            return {"boxes": torch.tensor([b]), "scores": torch.tensor([0.8]), "labels": torch.tensor([K + 1])}
+
+    from spacejunk.preprocess import tile_grid
+
+    grid = tile_grid((100, 200), tile=64, overlap=16)
+    arts = det.detect_array(np.zeros((3, 100, 200), np.float32), bands=["g", "r", "i"], model=_Fake(), meta=meta,
+                            batch_size=3)
+    assert [a.box for a in arts] == [truth]
