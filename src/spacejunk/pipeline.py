@@ -67,6 +67,21 @@ class DetectSettings:
     overwrite: bool = False
     png_scale: float = 0.25
 
+    @classmethod
+    def from_models(cls, model=None, **kwargs) -> "DetectSettings":
+        """Settings using the checkpoints in ``model`` (a path, a list of paths or None).
+
+        Each checkpoint replaces the shipped model of its task (its ``meta["task"]``,
+        :func:`checkpoint_task`); a bad file raises :class:`InputError` here, once, rather
+        than once per image. ``kwargs`` are the other attributes.
+        """
+        models = {"classifier": None, "detector": None}
+        for path in [model] if isinstance(model, (str, os.PathLike)) else list(model or []):
+            models[checkpoint_task(path)] = str(path)
+        if kwargs.get("bands") is not None:
+            kwargs["bands"] = tuple(kwargs["bands"])
+        return cls(**models, **kwargs)
+
 
 @dataclass
 class ImageResult:
@@ -304,11 +319,8 @@ def detect(paths: str | os.PathLike | Iterable[str | os.PathLike], *, out: str |
         raise ValueError(f"workers must be >= 1, got {workers}")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-    models = {"classifier": None, "detector": None}
-    for path in ([model] if isinstance(model, (str, os.PathLike)) else list(model or [])):
-        models[checkpoint_task(path)] = str(path)  # a bad --model is one error up front, not one per image
-    settings = DetectSettings(**models, threshold=threshold, bands=None if bands is None else tuple(bands),
-                              write_png=write_png, overwrite=overwrite)
+    settings = DetectSettings.from_models(model, threshold=threshold, bands=bands, write_png=write_png,
+                                          overwrite=overwrite)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / _PARTS).mkdir(exist_ok=True)

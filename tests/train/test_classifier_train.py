@@ -254,3 +254,22 @@ def test_learning_rate_schedules():
     assert _lr_factor(0.0, "cosine") == 0.0 and _lr_factor(0.05, "cosine") == pytest.approx(1.0)
     assert _lr_factor(1.0, "cosine") == pytest.approx(0.0) and _lr_factor(0.525, "cosine") == pytest.approx(0.5)
     assert _lr_factor(2.0, "cosine") == pytest.approx(0.0)
+
+
+def test_band_dropout_spares_windows_with_one_band_artifacts(tmp_path):
+    """A satellite trail lies in one band: dropping that band would leave a positive tile with nothing to see."""
+    sim = simulate_image(seed=7, name="trail", shape=(400, 400), bands=("g", "r", "i"), artifacts=["satellite"])
+    clean = simulate_image(seed=8, name="clean", shape=(400, 400), bands=("g", "r", "i"), artifacts=None)
+    assert (sim.truth_mask != 0).any()
+    settings = _settings(tmp_path, balance=0.5, window=416)
+    for s, expect_kept in ((sim, True), (clean, False)):
+        image = _to_slots(make_record(s.exposure, s.truth_mask, context_bin=None), ("g", "r", "i"), settings,
+                          keep_mask=False)
+        rng = np.random.default_rng(0)
+        raw = _TileSampler([image], settings, rng).batch()
+        assert raw["keep_bands"].tolist() == [expect_kept] * settings.batch_size
+        dropped = 0
+        for _ in range(20):
+            batch = _augment({**raw, "present": raw["present"].copy()}, "physics", rng, Normalisation(), 16)
+            dropped += int((batch["present"] == 0).any(dim=1).sum())
+        assert (dropped == 0) if expect_kept else (dropped > 0)

@@ -347,6 +347,17 @@ def _jsonable(obj):
     return obj
 
 
+def _save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path
+
+
 def write_classifier_report(evaluation: ClassifierEvaluation, out_dir: str | os.PathLike, *,
                             title: str = "tile classifier") -> dict[str, Path]:
     """Write ``metrics.json``, ``roc.png``, ``pr.png`` and ``tiles.csv`` of an evaluation.
@@ -382,11 +393,7 @@ def write_classifier_report(evaluation: ClassifierEvaluation, out_dir: str | os.
     ax.set(xlabel="false positive rate", ylabel="recall (true positive rate)", title=f"ROC: {title}",
            xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    paths["roc"] = out / "roc.png"
-    with atomic_path(paths["roc"]) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    paths["roc"] = _save_figure(fig, out / "roc.png")
 
     precision, recall, _ = precision_recall_curve(y, s)
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -395,11 +402,7 @@ def write_classifier_report(evaluation: ClassifierEvaluation, out_dir: str | os.
     ax.axvline(m["target_recall"], ls=":", color="grey", label=f"recall {m['target_recall']:.2f}")
     ax.set(xlabel="recall", ylabel="precision", title=f"precision-recall: {title}", xlim=(0, 1.01), ylim=(0, 1.01))
     ax.legend(loc="lower left")
-    fig.tight_layout()
-    paths["pr"] = out / "pr.png"
-    with atomic_path(paths["pr"]) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    paths["pr"] = _save_figure(fig, out / "pr.png")
 
     paths["tiles"] = write_tiles(out / "tiles.csv", evaluation.images, evaluation.grid, evaluation.scores)
     return paths

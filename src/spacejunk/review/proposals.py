@@ -111,12 +111,9 @@ def pipeline_proposer(*, model: str | os.PathLike | Sequence[str | os.PathLike] 
     callable
         ``proposer(exposure) -> Proposal``.
     """
-    from ..pipeline import DetectSettings, checkpoint_task, detect_exposure
+    from ..pipeline import DetectSettings, detect_exposure
 
-    models: dict[str, str | None] = {"classifier": None, "detector": None}
-    for path in [model] if isinstance(model, (str, os.PathLike)) else list(model or []):
-        models[checkpoint_task(path)] = str(path)
-    settings = DetectSettings(**models, threshold=threshold, bands=tuple(bands) if bands else None)
+    settings = DetectSettings.from_models(model, threshold=threshold, bands=bands or None)
 
     def propose(exposure: Exposure) -> Proposal:
         return as_proposal(detect_exposure(exposure, settings=settings),

@@ -30,9 +30,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .._errors import InputError
+from ..categories import CATEGORY_BITS
 from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
+from ..preprocess import bin_image
 from .datasets import ImageRecord, Normalisation, load_image_folder
 
 __all__ = [
@@ -58,6 +60,12 @@ AUGMENTATIONS: dict[str, dict] = {
     "geometric": {"flip": True, "transpose": True, "noise": 0.0, "sky": 0.0, "gain": 0.0, "band_dropout": 0.5},
     "physics": {"flip": True, "transpose": True, "noise": 0.5, "sky": 0.05, "gain": 0.1, "band_dropout": 0.5},
 }
+
+#: Categories the simulator puts in one band only (each band is its own exposure): dropping
+#: that band would leave a positive target with nothing to see, so windows holding one of
+#: them keep all their bands.
+ONE_BAND_CATEGORIES = ("satellite", "airplane", "cosmic-ray")
+ONE_BAND_BITS = sum(CATEGORY_BITS[c] for c in ONE_BAND_CATEGORIES)
 
 #: Learning-rate schedules: ``onecycle`` (10% warm-up from a tenth of the peak, cosine
 #: annealing to a thousandth, as torch's OneCycleLR) or ``cosine`` (5% linear warm-up,
@@ -306,6 +314,7 @@ class _Image:
     ctx_cover: np.ndarray | None  # (cy / 8, cx / 8) float32 covered fraction of each context-map cell
     origins: np.ndarray        # (m, 2) int: candidate (y0, x0)
     fractions: np.ndarray      # (m,) covered fraction of each candidate
+    one_band: np.ndarray | None = None  # (ny / 32, nx / 32) bool: cells holding a one-band artifact
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -338,12 +347,11 @@ def _to_slots(rec: ImageRecord, slots: tuple[str, ...], settings: ClassifierTrai
     area = integral[y0 + th, x0 + tw] - integral[y0, x0 + tw] - integral[y0 + th, x0] + integral[y0, x0]
     context = ctx_cover = None
     if settings.context:
-        from ..preprocess import bin_image
-
         context = bin_image(image.astype(np.float32), settings.context_bin)
         ctx_cover = bin_image(covered.astype(np.float32), 8 * settings.context_bin)
+    one_band = bin_image((rec.mask & ONE_BAND_BITS) != 0, 32, func="max") if ONE_BAND_BITS else None
     return _Image(rec.name, image, present, covered, rec.mask if keep_mask else None, context, ctx_cover,
-                  np.stack([y0, x0], 1), area / float(th * tw))
+                  np.stack([y0, x0], 1), area / float(th * tw), one_band)
 
 
 def _split(records: list[ImageRecord], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -414,6 +422,7 @@ class _TileSampler:
         boxes, gboxes, fractions = [], [], []
         shapes = np.zeros((B, 2), np.int64)
         present = np.zeros((B, n_slots), np.float32)
+        keep_bands = np.zeros(B, bool)
         for b in range(B):
             if len(self.pos) and rng.random() < s.balance:
                 k, j = self.pos[rng.integers(len(self.pos))]
@@ -440,6 +449,8 @@ class _TileSampler:
                     gboxes.append((b, x0, y0, x0 + tw, y0 + th))
             shapes[b] = (ny, nx)
             present[b] = im.present
+            if im.one_band is not None:
+                keep_bands[b] = im.one_band[wy0 // 32:-(-(wy0 + h) // 32), wx0 // 32:-(-(wx0 + w) // 32)].any()
             if ctx is not None:
                 c = im.context
                 ctx[b, :, :c.shape[1], :c.shape[2]] = c
@@ -453,7 +464,7 @@ class _TileSampler:
         return {"crops": crops, "context": ctx, "boxes": np.asarray(boxes, np.float32).reshape(-1, 5),
                 "gboxes": np.asarray(gboxes, np.float32).reshape(-1, 5), "shapes": shapes, "present": present,
                 "target": target.astype(np.float32), "fractions": fractions, "fine_cover": fine_cover,
-                "ctx_cover": ctx_cover}
+                "ctx_cover": ctx_cover, "keep_bands": keep_bands}
 
 
 def _augment(batch: dict, preset: str, rng: np.random.Generator, normalisation: Normalisation,
@@ -513,9 +524,10 @@ def _augment(batch: dict, preset: str, rng: np.random.Generator, normalisation: 
     if a["noise"] > 0 or a["sky"] > 0 or a["gain"] > 0:
         x, c = _photometric(x, c, a, rng, normalisation, context_bin)
     if a["band_dropout"] > 0 and C > 1:
+        keep_bands = batch.get("keep_bands", np.zeros(B, bool))
         for b in range(B):
             have = np.flatnonzero(present[b])
-            if len(have) > 1 and rng.random() < a["band_dropout"]:
+            if len(have) > 1 and not keep_bands[b] and rng.random() < a["band_dropout"]:
                 keep = rng.choice(have, size=int(rng.integers(1, len(have))), replace=False)
                 present[b] = 0.0
                 present[b, keep] = 1.0

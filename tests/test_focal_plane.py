@@ -1,0 +1,185 @@
+"""Focal-plane mode end to end: masks, pictures, artifacts.csv, bad inputs, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from astropy.io import fits
+from PIL import Image
+from torch import nn
+
+from spacejunk import NoArtifactsWarning
+from spacejunk.cli import main
+from spacejunk.focal_plane import (FocalPlaneModel, detect_focal_plane, load_focal_plane_model, mask_to_artifacts,
+                                   segment_focal_plane)
+from spacejunk.io.outputs import read_artifacts
+from spacejunk.models.registry import build_model
+from spacejunk.train.focal_plane import save_focal_plane_model
+
+
+class BrightIsGhost(nn.Module):
+    """A stand-in network: 'any artifact' where the normalised picture is above 0.5, always a bright ghost."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        any_logit = (x - 0.5) * 40.0
+        cats = torch.cat([torch.full_like(x, 5.0), torch.zeros_like(x), torch.zeros_like(x)], dim=1)
+        return torch.cat([any_logit, cats], dim=1)
+
+
+@pytest.fixture
+def model():
+    return FocalPlaneModel(network=BrightIsGhost(), input_size=32, threshold=0.5, radial_channel=False)
+
+
+def _picture(path, *, blobs=((20, 30, 8),), size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    img = 40 + rng.normal(0, 1.5, (size, size))
+    yy, xx = np.mgrid[0:size, 0:size]
+    for cx, cy, r in blobs:
+        img[(xx - cx) ** 2 + (yy - cy) ** 2 <= r * r] = 250
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).convert("RGB").save(path)
+
+
+def test_mask_to_artifacts_hand_made():
+    mask = np.zeros((10, 12), dtype=np.uint8)
+    mask[2:4, 1:5] = 1      # 8 px, centre (2.5, 2.5)
+    mask[6:9, 8:11] = 3     # 9 px, centre (9, 7)
+    prob = np.zeros((3, 10, 12), dtype=np.float32)
+    prob[0][mask == 1] = 0.8
+    prob[2][mask == 3] = 0.6
+    prob[1][mask == 3] = 0.3
+    arts = mask_to_artifacts(mask, prob, image="pic")
+    assert [a.category for a in arts] == ["rays", "ghost-bright"]        # sorted by score: 0.9, 0.8
+    rays, bright = arts
+    assert (rays.x, rays.y, rays.box, rays.score) == (9.0, 7.0, (8.0, 6.0, 11.0, 9.0), pytest.approx(0.9))
+    assert rays.radius == pytest.approx(np.sqrt(9 / np.pi))
+    assert (bright.x, bright.y, bright.box) == (2.5, 2.5, (1.0, 2.0, 5.0, 4.0))
+    assert mask_to_artifacts(np.zeros((4, 4), np.uint8), np.zeros((3, 4, 4)), image="x") == []
+
+
+def test_segment_finds_the_blob_at_full_size(tmp_path, model):
+    _picture(tmp_path / "p.png")
+    img = np.asarray(Image.open(tmp_path / "p.png").convert("RGB"), dtype=np.float32).transpose(2, 0, 1)
+    prob, mask = segment_focal_plane(img, model=model)
+    assert prob.shape == (3, 64, 64) and mask.shape == (64, 64)
+    truth = np.zeros((64, 64), bool)
+    yy, xx = np.mgrid[0:64, 0:64]
+    truth[(xx - 20) ** 2 + (yy - 30) ** 2 <= 64] = True
+    assert set(np.unique(mask)) == {0, 1}
+    assert ((mask > 0) & truth).sum() / ((mask > 0) | truth).sum() > 0.8   # IoU after the 32 -> 64 upsampling
+    _, strict = segment_focal_plane(img, model=model, threshold=0.99)
+    assert 0 < (strict > 0).sum() < (mask > 0).sum() and not np.any((strict > 0) & (mask == 0))
+
+
+def test_detect_batch_reports_bad_inputs_and_goes_on(tmp_path, model):
+    pics = tmp_path / "in"
+    pics.mkdir()
+    _picture(pics / "a.png", blobs=((20, 30, 8), (48, 48, 6)))
+    _picture(pics / "b.jpg", blobs=((40, 20, 7),), seed=1)
+    good = pics / "full.jpg"
+    _picture(good, seed=2)
+    raw = good.read_bytes()
+    (pics / "cut.jpg").write_bytes(raw[: len(raw) // 3])
+    good.unlink()
+    fits.PrimaryHDU(np.zeros((3, 8, 8), dtype=np.float32)).writeto(pics / "cube.fits")
+    out = tmp_path / "out"
+    summary = detect_focal_plane([pics, tmp_path / "missing.png"], out, model=model, quiet=True)
+    assert (summary["done"], summary["failed"], summary["skipped"]) == (2, 3, 0)
+    reasons = {e["path"].split("/")[-1]: e["reason"] for e in summary["errors"]}
+    assert set(reasons) == {"cut.jpg", "cube.fits", "missing.png"}
+    assert "truncated" in reasons["cut.jpg"] and "2-D" in reasons["cube.fits"] and "not found" in reasons["missing.png"]
+
+    mask_a = np.asarray(Image.open(out / "a_mask.png"))
+    assert mask_a.shape == (64, 64) and mask_a.dtype == np.uint8 and set(np.unique(mask_a)) == {0, 1}
+    assert Image.open(out / "a.png").size == (64, 64) and (out / "b.png").exists()
+    rows = read_artifacts(out / "artifacts.csv")
+    assert summary["artifacts"] == len(rows) == 3
+    a_rows = sorted((r for r in rows if r.image == "a"), key=lambda r: r.x)
+    assert [r.category for r in a_rows] == ["ghost-bright"] * 2
+    assert a_rows[0].x == pytest.approx(20, abs=1) and a_rows[0].y == pytest.approx(30, abs=1)
+    assert a_rows[1].x == pytest.approx(48, abs=1) and a_rows[0].radius == pytest.approx(8, abs=1.5)
+    assert all(0.5 <= r.score <= 1 for r in rows)
+    assert not list(out.glob(".*.part"))
+
+    again = detect_focal_plane([pics / "a.png", pics / "b.jpg"], out, model=model, quiet=True)
+    assert (again["done"], again["skipped"], again["failed"]) == (0, 2, 0)
+    assert len(read_artifacts(out / "artifacts.csv")) == 3                 # rows of skipped pictures kept
+    redo = detect_focal_plane([pics / "b.jpg"], out, model=model, overwrite=True, quiet=True, write_png=False)
+    assert redo["done"] == 1 and len(read_artifacts(out / "artifacts.csv")) == 3
+
+
+def test_nothing_found_warns(tmp_path, model):
+    _picture(tmp_path / "clean.png", blobs=())
+    with pytest.warns(NoArtifactsWarning):
+        s = detect_focal_plane([tmp_path / "clean.png"], tmp_path / "o", model=model, quiet=True)
+    assert s["done"] == 1 and not np.asarray(Image.open(tmp_path / "o" / "clean_mask.png")).any()
+    assert read_artifacts(tmp_path / "o" / "artifacts.csv") == []
+
+
+def test_load_rejects_non_focal_plane_checkpoints(tmp_path):
+    from spacejunk import InputError
+    from spacejunk.models.registry import save_checkpoint
+
+    net = build_model("unet", in_channels=1, out_channels=4, base_channels=2, depth=1)
+    save_checkpoint(tmp_path / "other.pt", net, arch="unet",
+                    config=dict(in_channels=1, out_channels=4, base_channels=2, depth=1), meta={"task": "tiles"})
+    with pytest.raises(InputError, match="not a focal-plane model"):
+        load_focal_plane_model(tmp_path / "other.pt")
+
+
+@pytest.fixture
+def tiny_des_ghosts(tmp_path):
+    """A DeepGhostBusters-like folder: 3 pictures, 2 annotators, 1 single-annotator label set."""
+    root = tmp_path / "des-ghosts"
+    (root / "common_core" / "images").mkdir(parents=True)
+    for i in range(3):
+        _picture(root / "common_core" / "images" / f"G{i}.jpg", blobs=((20 + 10 * i, 30, 8),), seed=i)
+    for k in (1, 2):
+        meta = {f"G{i}.jpg": {"filename": f"G{i}.jpg", "regions": [
+            {"shape_attributes": {"name": "circle", "cx": 20 + 10 * i, "cy": 30, "r": 8 + k},
+             "region_attributes": {"Type": "Bright"}}]} for i in range(3)}
+        (root / "common_core" / f"annotator_{k}.json").write_text(json.dumps({"_via_img_metadata": meta}))
+    single = {"x": {"filename": "x.jpg", "regions": [{"shape_attributes": {"name": "circle", "cx": 200, "cy": 200,
+                                                                          "r": 30}, "region_attributes": {"Type": "Faint"}}]}}
+    (root / "single_annotator_regions.json").write_text(json.dumps({"_via_img_metadata": single}))
+    return root
+
+
+@pytest.mark.filterwarnings("ignore::spacejunk.NoArtifactsWarning")
+def test_cli_train_evaluate_detect(tmp_path, tiny_des_ghosts):
+    torch.set_num_threads(2)
+    ckpt = tmp_path / "fp.pt"
+    opts = ["--data", str(tiny_des_ghosts), "--steps", "2", "--pretrain-steps", "1", "--n-sim", "2",
+            "--input-size", "32", "--base-channels", "4", "-q"]
+    assert main(["train", "focal-plane", "--out", str(ckpt), "--folds", "1/3", *opts]) == 0
+    model = load_focal_plane_model(ckpt)
+    assert len(model.meta["real_images"]) == 2 and model.meta["recipe"]["steps"] == 2
+    assert model.meta["init"]["real_images"] == [] and model.meta["init"]["recipe"]["steps"] == 1  # pre-trained
+    report = tmp_path / "table.md"
+    assert main(["evaluate", "focal-plane", "--model", str(ckpt), "--out", str(report), *opts]) == 0
+    text = report.read_text()
+    assert "| image | model | A1 | A2 | annotators' median |" in text and "| G0.jpg |" in text
+    figures = json.loads(report.with_suffix(".json").read_text())
+    assert len(figures["rows"]) == 3 and len(figures["annotator_rows"]) == 6
+    pics = tiny_des_ghosts / "common_core" / "images"
+    status = main(["detect", "--mode", "focal-plane", "--model", str(ckpt), "--out", str(tmp_path / "o"),
+                   str(pics / "G0.jpg"), str(tmp_path / "absent.jpg"), "-q"])
+    assert status == 1                                                      # one picture failed
+    assert (tmp_path / "o" / "G0_mask.png").exists() and (tmp_path / "o" / "artifacts.csv").exists()
+    assert main(["train", "focal-plane", "--out", str(ckpt), "--real-images", "nope.jpg", *opts]) == 1
+
+
+def test_shipped_model_loads():
+    model = load_focal_plane_model()
+    assert model.meta["task"] == "focal-plane" and model.input_size >= 64
+    assert model.meta["codes"] == {"ghost-bright": 1, "ghost-faint": 2, "rays": 3}
+    # The shipped model carries the cross-validation figures that docs/focal-plane.md shows.
+    docs = json.loads((Path(__file__).parents[1] / "docs" / "focal-plane-cv.json").read_text())
+    assert model.meta["cv"]["median_iou"] == pytest.approx(docs["summary"]["iou"])
+    assert model.meta["cv"]["annotators_median_iou"] == pytest.approx(docs["annotators"]["iou"])
+    prob, mask = segment_focal_plane(np.full((3, 100, 120), 40.0, np.float32), model=model)
+    assert prob.shape == (3, 100, 120) and mask.shape == (100, 120)
