@@ -109,3 +109,28 @@ def test_box_detector_on_tiles_gives_no_duplicates():
     arts = det.detect_array(np.zeros((3, 100, 200), np.float32), bands=["g", "r", "i"], model=_Fake(), meta=meta,
                             batch_size=3)
     assert [a.box for a in arts] == [truth]
+
+
+def test_detections_on_desdm_flagged_bleed_trails_are_dropped():
+    from spacejunk.categories import DESDM_BITS
+    from spacejunk.io import Artifact
+    from spacejunk.predict.detector import drop_flagged
+
+    sci = np.zeros((2, 300, 200), np.float32)
+    msk = np.zeros(sci.shape, np.int32)
+    msk[1, 50:250, 100:106] = DESDM_BITS["SATURATE"] | DESDM_BITS["TRAIL"]   # a bleed trail in r only
+    exposure = Exposure("e", ("g", "r"), sci, msk, np.ones(sci.shape, np.float32))
+
+    def box(x0, y0, x1, y1):
+        return Artifact(image="e", x=(x0 + x1) / 2, y=(y0 + y1) / 2, radius=10.0, xmin=x0, ymin=y0, xmax=x1,
+                        ymax=y1, score=0.6, category="dark-halo")
+
+    on_trail = box(100, 60, 106, 120)          # fully flagged
+    half_on = box(97, 60, 106, 120)            # 6 of 9 columns flagged
+    across = box(0, 0, 200, 300)               # a large artifact the trail crosses: 2 % flagged
+    beside = box(120, 60, 130, 120)
+    kept = drop_flagged([on_trail, half_on, across, beside], exposure)
+    assert kept == [across, beside]
+    assert drop_flagged([on_trail], exposure, max_fraction=1.01) == [on_trail]
+    clean = Exposure("e", ("g", "r"), sci, np.zeros_like(msk), np.ones(sci.shape, np.float32))
+    assert drop_flagged([on_trail, beside], clean) == [on_trail, beside]

@@ -12,12 +12,12 @@ import torch
 from torch import nn
 
 from .._errors import NoArtifactsWarning
-from ..categories import CATEGORIES
+from ..categories import CATEGORIES, DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess.normalise import bin_image
-from ..preprocess.tiling import tile_grid
+from ..preprocess.tiling import tile_fractions, tile_grid
 from ..stitch import merge_boxes
 
 __all__ = ["DEFAULT_DETECTOR", "load_detector", "load_default_detector", "detect_array", "detect_exposure"]
@@ -209,8 +209,9 @@ def detect_array(
     b = np.concatenate(all_b) if all_b else np.zeros((0, 4))
     s = np.concatenate(all_s) if all_s else np.zeros(0)
     lab = np.concatenate(all_l) if all_l else np.zeros(0, np.int64)
-    if len(views) > 1:
-        b, s, lab = merge_boxes(b, s, lab)
+    # One set of boxes: across views, and within a view a small region inside a larger one
+    # of the same category (a hole's rim, a bright knot of a ghost) is the same artifact.
+    b, s, lab = merge_boxes(b, s, lab)
     out = []
     for box, score, label in zip(b, s, lab):
         if score < threshold:
@@ -223,6 +224,33 @@ def detect_array(
                             float(min(max(score, 0.0), 1.0)), classes[int(label) - 1]))
     out.sort(key=lambda a: -a.score)
     return out
+
+
+#: DESDM mask bits of pixels DESDM has already dealt with (bad pixels, saturated cores and
+#: their bleed trails, which DESDM sets to the sky): a detection lying on them is not news.
+FLAGGED_BITS = DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["TRAIL"]
+
+
+def drop_flagged(artifacts: list[Artifact], exposure: Exposure, *, bits: int = FLAGGED_BITS,
+                 max_fraction: float = 0.5) -> list[Artifact]:
+    """The artifacts whose box is less than ``max_fraction`` covered by pixels flagged with ``bits``.
+
+    A pixel counts as flagged when any band's ``MSK`` has one of ``bits``. Bleed trails that
+    DESDM replaced by the sky are flat, noiseless stripes, which the shipped detector takes
+    for dark halos; DESDM masks them already.
+    """
+    if not artifacts or exposure.msk is None:
+        return list(artifacts)
+    flagged = np.bitwise_or.reduce(exposure.msk, axis=0) & bits != 0
+    if not flagged.any():
+        return list(artifacts)
+    ny, nx = flagged.shape
+    boxes = np.array([[a.xmin, a.ymin, a.xmax, a.ymax] for a in artifacts], np.float64)
+    x0, y0 = np.clip(np.floor(boxes[:, :2]), 0, [nx - 1, ny - 1]).astype(np.int64).T
+    x1 = np.clip(np.ceil(boxes[:, 2]), x0 + 1, nx).astype(np.int64)
+    y1 = np.clip(np.ceil(boxes[:, 3]), y0 + 1, ny).astype(np.int64)
+    fractions = tile_fractions(flagged, np.stack([x0, y0, x1, y1], 1))
+    return [a for a, f in zip(artifacts, fractions) if f < max_fraction]
 
 
 def detect_exposure(
@@ -270,6 +298,7 @@ def detect_exposure(
     image = Normalisation.from_dict(meta.get("normalisation")).apply(exposure)
     arts = detect_array(image, bands=exposure.bands, model=model, meta=meta, threshold=threshold,
                         name=exposure.name, batch_size=batch_size)
+    arts = drop_flagged(arts, exposure)
     if not arts:
         warnings.warn(f"no artifact found in {exposure.name}", NoArtifactsWarning, stacklevel=2)
     return arts
