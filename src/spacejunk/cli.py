@@ -318,11 +318,13 @@ def _run_review(args: argparse.Namespace) -> int:
         store = ReviewStore(path)
         labels = store.labels()
         store.export_labels(args.export)
+        listed = store.export_reviewed_images(f"{args.export}.images.txt")
         done, total = store.progress()
-        log.info("review: wrote %d labels of %d reviewed images (of %d) to %s", len(labels), done, total, args.export)
+        log.info("review: wrote %d labels of %d reviewed images (of %d) to %s, their names to %s", len(labels), done,
+                 total, args.export, listed)
         if done < total:
-            log.warning("review: %d images of %s are not reviewed yet and have no rows; a model trained on the "
-                        "whole folder with --labels would take them as clean", total - done, args.dir)
+            log.warning("review: %d images of %s are not reviewed yet and have no rows; train with --images %s so "
+                        "that they are not taken as clean", total - done, args.dir, listed)
         return 0
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise InputError(None, f"--threshold must be in [0, 1], got {args.threshold}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from spacejunk.cli import main
 from spacejunk.io import read_labels
+from spacejunk.train.datasets import parse_image_list
 
 
 def test_export_writes_the_reviewed_labels(prepared, tmp_path):
@@ -19,6 +20,11 @@ def test_export_writes_the_reviewed_labels(prepared, tmp_path):
     assert list(labels) == ["beta"]
     assert [(a.category, a.radius) for a in labels["beta"]] == [(mark.category, round(mark.radius, 2)),
                                                                ("tape-bump", 25.0)]
+    # The reviewed images, "gamma" (clean) included, so that training can leave out the others.
+    listed = tmp_path / "reviewed.csv.images.txt"
+    assert listed.read_text().split() == ["beta", "gamma"]
+    assert parse_image_list(str(listed)) == ("beta", "gamma")
+    assert parse_image_list("beta, gamma,beta") == ("beta", "gamma") and parse_image_list("") is None
 
 
 def test_export_without_a_store_fails_clearly(review_dir, tmp_path, capsys):

@@ -245,6 +245,16 @@ def test_train_from_a_folder_holds_out_validation_images(tmp_path):
     result = train_classifier(settings)
     assert len(result.meta["data"]["val"]) == 1 and len(result.meta["data"]["train"]) == 2
 
+    # --images: only the reviewed images of a partly reviewed folder
+    names = sorted(result.meta["data"]["val"] + result.meta["data"]["train"])
+    (tmp_path / "reviewed.txt").write_text(f"{names[0]}\n{names[2]}\n")
+    args = build_parser().parse_args(["--data", str(tmp_path / "d"), "--out", str(tmp_path / "c2.pt"),
+                                      "--images", str(tmp_path / "reviewed.txt")])
+    assert settings_from_args(args).images == (names[0], names[2])
+    result = train_classifier(ClassifierTrainSettings(**{**settings.__dict__, "images": (names[0], names[2]),
+                                                         "out": str(tmp_path / "c2.pt")}))
+    assert sorted(result.meta["data"]["val"] + result.meta["data"]["train"]) == [names[0], names[2]]
+
 
 def test_learning_rate_schedules():
     from spacejunk.train.classifier import _lr_factor

@@ -683,6 +683,22 @@ class ReviewStore:
         return write_labels(path, self.labels(reviewed_only=reviewed_only, images=images))
 
 
+    def export_reviewed_images(self, path: str | os.PathLike) -> Path:
+        """Write the names of the reviewed images, one per line (atomically).
+
+        ``spacejunk train ... --labels <export> --images <this file>`` then trains on the
+        reviewed images only: an image with no rows in the export is clean only if
+        someone reviewed it.
+        """
+        from ..io._atomic import atomic_path
+
+        names = [im.name for im in self.images() if im.status == "done"]
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+        return path
+
+
 def _check_category(category) -> str:
     if not isinstance(category, str):
         raise TypeError(f"category must be a string, got {type(category).__name__}")

@@ -35,7 +35,7 @@ from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
 from ..preprocess import bin_image
-from .datasets import ImageRecord, Normalisation, load_image_folder
+from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
 __all__ = [
     "AUGMENTATIONS",
@@ -88,6 +88,9 @@ class ClassifierTrainSettings:
         Validation folder; default: ``val_fraction`` of the training images, held out.
     labels : str or None
         Labels CSV (circles) to train on instead of the simulator's truth.
+    images : tuple of str or None
+        Train on these images of ``data`` only (default all): with ``labels`` from a
+        partly reviewed folder, the reviewed ones, so the others are not taken as clean.
     init : str or None
         Checkpoint to start from (fine-tuning: its bands, architecture and normalisation are kept).
     bands : tuple of str or None
@@ -141,6 +144,7 @@ class ClassifierTrainSettings:
     out: str
     val_data: str | None = None
     labels: str | None = None
+    images: tuple[str, ...] | None = None
     init: str | None = None
     bands: tuple[str, ...] | None = None
     epochs: int = 30
@@ -225,6 +229,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     p.add_argument("--val-data", help="validation folder (default: hold out --val-fraction of the training images)")
     p.add_argument("--labels", help="labels CSV (image,x,y,size[,radius][,category]) instead of the simulator's truth")
+    p.add_argument("--images", help="only these training images: a file with one name per line (such as the "
+                                    "<labels>.images.txt of `spacejunk review --export`: the reviewed images) or "
+                                    "names separated by commas")
     p.add_argument("--init", help="checkpoint to fine-tune (keeps its bands, architecture and normalisation)")
     p.add_argument("--bands", help="comma-separated band slots (default: all bands of the data)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
@@ -282,7 +289,8 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
     bands = tuple(b.strip() for b in args.bands.split(",") if b.strip()) if args.bands else None
     try:
         return ClassifierTrainSettings(
-            data=args.data, out=args.out, val_data=args.val_data, labels=args.labels, init=args.init, bands=bands,
+            data=args.data, out=args.out, val_data=args.val_data, labels=args.labels,
+            images=parse_image_list(args.images), init=args.init, bands=bands,
             epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
             window=args.window, lr=args.lr,
             schedule=args.schedule, patience=args.patience, balance=args.balance, augment=args.augment,
@@ -713,7 +721,7 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
     load = dict(labels=settings.labels, normalisation=normalisation, context_bin=None, dtype=np.float16,
                 quiet=settings.quiet)
     if train_records is None:
-        train_records = load_image_folder(settings.data, **load)
+        train_records = load_image_folder(settings.data, images=settings.images, **load)
     train_records = list(train_records)
     if not train_records:
         raise InputError(settings.data, "no training images")

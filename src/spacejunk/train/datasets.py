@@ -28,7 +28,8 @@ from ..io import Artifact, Exposure, find_images, read_exposure, read_labels, re
 from ..io.labels import labels_to_category_mask
 from ..preprocess import bin_image, normalise
 
-__all__ = ["Normalisation", "ImageRecord", "make_record", "iter_image_folder", "load_image_folder", "mask_source"]
+__all__ = ["Normalisation", "ImageRecord", "make_record", "iter_image_folder", "load_image_folder", "mask_source",
+           "parse_image_list"]
 
 log = logging.getLogger("spacejunk")
 
@@ -255,3 +256,23 @@ def load_image_folder(folder: str | os.PathLike, **options) -> list[ImageRecord]
     if not records:
         raise InputError(folder, "no images in this data folder")
     return records
+
+
+def parse_image_list(value: str | None) -> tuple[str, ...] | None:
+    """Image names from ``--images``: a file with one name per line, or names separated by commas.
+
+    Returns None for None or an empty string (every image of the folder). The review app
+    writes such a file beside its export (``<labels>.images.txt``: the reviewed images),
+    so that training on a partly reviewed folder does not take the rest as clean.
+    """
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_file():
+        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        names = [n for n in names if n and not n.startswith("#")]
+        if not names:
+            raise InputError(path, "no image names in this file")
+    else:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+    return tuple(dict.fromkeys(names))

@@ -27,7 +27,7 @@ from .._errors import InputError
 from ..categories import CATEGORIES, CATEGORY_BITS
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
 from ..preprocess.normalise import bin_image
-from .datasets import ImageRecord, Normalisation, load_image_folder
+from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
 __all__ = [
     "AUGMENTATIONS",
@@ -73,6 +73,9 @@ class DetectorTrainSettings:
         are set from the data).
     labels : str or None
         Labels CSV of circles to train on instead of the simulator's truth.
+    images : tuple of str or None
+        Train on these images of ``data`` only (default all): with ``labels`` from a
+        partly reviewed folder, the reviewed ones, so the others are not taken as clean.
     bands : tuple of str or None
         Bands used (default: all bands of the data).
     epochs, steps_per_epoch, batch_size : int
@@ -113,6 +116,7 @@ class DetectorTrainSettings:
     arch: str = "unet_boxes"
     config: dict = field(default_factory=dict)
     labels: str | None = None
+    images: tuple[str, ...] | None = None
     bands: tuple[str, ...] | None = None
     epochs: int = 10
     steps_per_epoch: int = 100
@@ -156,6 +160,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--arch", default=d.arch, help=f"architecture (default {d.arch}); see docs/detector.md")
     p.add_argument("--config", default="{}", help="JSON of the architecture's options, e.g. '{\"base_channels\": 8}'")
     p.add_argument("--labels", help="labels CSV (image,x,y,size[,radius][,category]) instead of the truth")
+    p.add_argument("--images", help="only these training images: a file with one name per line (such as the "
+                                    "<labels>.images.txt of `spacejunk review --export`: the reviewed images) or "
+                                    "names separated by commas")
     p.add_argument("--bands", help="comma-separated bands (default: all in the data)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
     p.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch,
@@ -190,7 +197,8 @@ def settings_from_args(args: argparse.Namespace) -> DetectorTrainSettings:
     bands = tuple(b.strip() for b in args.bands.split(",") if b.strip()) if args.bands else None
     try:
         return DetectorTrainSettings(
-            data=args.data, out=args.out, arch=args.arch, config=config, labels=args.labels, bands=bands,
+            data=args.data, out=args.out, arch=args.arch, config=config, labels=args.labels,
+            images=parse_image_list(args.images), bands=bands,
             epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, lr=args.lr,
             tile=args.tile, overlap=args.overlap, infer_tile=args.infer_tile, input_bin=args.input_bin,
             global_bin=args.global_bin,
@@ -415,7 +423,7 @@ def train_detector(settings: DetectorTrainSettings, *, images: list[ImageRecord]
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     if images is None:
-        images = load_image_folder(settings.data, bands=settings.bands, labels=settings.labels,
+        images = load_image_folder(settings.data, bands=settings.bands, labels=settings.labels, images=settings.images,
                                    normalisation=NORMALISATION, context_bin=None, dtype=np.float16,
                                    quiet=settings.quiet)
     if not images:
