@@ -2,20 +2,15 @@
 
 import json
 
-import numpy as np
-
 from spacejunk.cli import main
 from spacejunk.data import sample_dir
+from spacejunk.evaluate.coco import box_iou
 from spacejunk.io import read_artifacts, read_tiles
 from spacejunk.io.outputs import read_mask_fits
 
 
 def _iou(a, b) -> float:
-    ix = max(0.0, min(a.xmax, b.xmax) - max(a.xmin, b.xmin))
-    iy = max(0.0, min(a.ymax, b.ymax) - max(a.ymin, b.ymin))
-    inter = ix * iy
-    union = (a.xmax - a.xmin) * (a.ymax - a.ymin) + (b.xmax - b.xmin) * (b.ymax - b.ymin) - inter
-    return inter / union if union > 0 else 0.0
+    return float(box_iou([[a.xmin, a.ymin, a.xmax, a.ymax]], [[b.xmin, b.ymin, b.xmax, b.ymax]])[0, 0])
 
 
 def test_demo_finds_the_sample_artifacts_with_the_shipped_models(tmp_path, capsys):

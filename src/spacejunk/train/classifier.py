@@ -34,7 +34,7 @@ from ..categories import CATEGORY_BITS
 from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
-from ..preprocess import bin_image
+from ..preprocess import bin_image, tile_fractions
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
 __all__ = [
@@ -348,18 +348,16 @@ def _to_slots(rec: ImageRecord, slots: tuple[str, ...], settings: ClassifierTrai
     th, tw = min(settings.tile, ny), min(settings.tile, nx)
     ys = _axis_starts(ny, th, settings.lattice)
     xs = _axis_starts(nx, tw, settings.lattice)
-    integral = np.zeros((ny + 1, nx + 1), np.int64)
-    np.cumsum(np.cumsum(covered, axis=0, dtype=np.int64), axis=1, out=integral[1:, 1:])
     y0, x0 = np.meshgrid(ys, xs, indexing="ij")
     y0, x0 = y0.ravel(), x0.ravel()
-    area = integral[y0 + th, x0 + tw] - integral[y0, x0 + tw] - integral[y0 + th, x0] + integral[y0, x0]
+    fractions = tile_fractions(covered, np.stack([x0, y0, x0 + tw, y0 + th], 1))
     context = ctx_cover = None
     if settings.context:
         context = bin_image(image.astype(np.float32), settings.context_bin)
         ctx_cover = bin_image(covered.astype(np.float32), 8 * settings.context_bin)
-    one_band = bin_image((rec.mask & ONE_BAND_BITS) != 0, 32, func="max") if ONE_BAND_BITS else None
+    one_band = bin_image((rec.mask & ONE_BAND_BITS) != 0, 32, func="max")
     return _Image(rec.name, image, present, covered, rec.mask if keep_mask else None, context, ctx_cover,
-                  np.stack([y0, x0], 1), area / float(th * tw), one_band)
+                  np.stack([y0, x0], 1), fractions, one_band)
 
 
 def _split(records: list[ImageRecord], fraction: float, seed: int) -> tuple[list[int], list[int]]:
