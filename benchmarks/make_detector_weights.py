@@ -111,6 +111,24 @@ def _join(parts: list[Path], out: Path) -> None:
     write_artifacts(out / "truth.csv", truth)
 
 
+def _add_finders(path: Path) -> None:
+    """Record the finders' settings in checkpoint ``path``: satellites, cosmic rays and cross-talk
+    come from them (:mod:`spacejunk.predict.trails`, ``.cosmic_rays``, ``.cross_talk``)."""
+    from dataclasses import asdict
+
+    import torch
+
+    from spacejunk.predict.cosmic_rays import CosmicRaySettings
+    from spacejunk.predict.cross_talk import CrossTalkSettings
+    from spacejunk.predict.trails import TrailSettings
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state["meta"]["trails"] = asdict(TrailSettings())
+    state["meta"]["cosmic_rays"] = asdict(CosmicRaySettings())
+    state["meta"]["cross_talk"] = asdict(CrossTalkSettings())
+    torch.save(state, path)
+
+
 def _without(options: list[str], *names: str) -> list[str]:
     """``options`` less the named options and their values."""
     out, skip = [], False
@@ -166,6 +184,7 @@ def main(argv=None) -> int:
             state["meta"]["views"] = [v for v in views if int(v.get("bin", 1)) > 1] or views
             state["meta"]["views_dropped"] = [v for v in views if v not in state["meta"]["views"]]
             torch.save(state, s.out)
+        _add_finders(s.out)
         logging.info("wrote %s", s.out)
     return status
 

@@ -21,6 +21,7 @@ from ..io.exposure import Exposure
 from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess import bin_image, tile_grid
 from ..train.datasets import Normalisation
+from .trails import TrailSettings, find_trails, settings_from_meta, trail_tile_scores
 
 __all__ = ["TileScores", "classify_exposure", "load_default_classifier", "model_inputs", "arrange_bands", "score_tiles",
            "DEFAULT_WEIGHTS"]
@@ -199,7 +200,7 @@ def score_tiles(model: nn.Module, image: np.ndarray, present: np.ndarray, grid: 
 
 
 def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, meta: dict | None = None,
-                      threshold: float | None = None, overlap: int = 0) -> TileScores:
+                      threshold: float | None = None, overlap: int = 0, trails=None) -> TileScores:
     """Probability that each tile of an exposure holds an artifact.
 
     Parameters
@@ -216,6 +217,10 @@ def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, met
     overlap : int, optional
         Pixels shared by neighbouring tiles (default 0: the 200-px grid from (0, 0) of
         ``tiles.csv``, whose last row and column are moved inward to end on the border).
+    trails : list of Trail or False, optional
+        Straight trails of the image (:func:`spacejunk.predict.trails.find_trails`), or
+        False for none; default: found here when the model asks for them
+        (``meta["trails"]``). A tile a trail covers scores at least the trail's score.
 
     Returns
     -------
@@ -248,4 +253,12 @@ def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, met
     grid = tile_grid(exposure.shape, tile=tile, overlap=overlap)
     image, present, context, used = model_inputs(exposure, meta)
     scores = score_tiles(model, image, present, grid, context=context)
+    trail_settings = settings_from_meta(meta)
+    if trails is None and trail_settings is not None:
+        trails = find_trails(exposure.select(used), trail_settings)
+    if trails:
+        min_sigma = (trail_settings or TrailSettings()).min_sigma
+        scores = np.maximum(scores, trail_tile_scores(trails, grid, exposure.shape,
+                                                      min_fraction=float(meta.get("min_fraction", 0.01)),
+                                                      min_sigma=min_sigma))
     return TileScores(grid=grid, scores=scores, threshold=float(threshold), bands=used)

@@ -19,6 +19,9 @@ from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess.normalise import bin_image
 from ..preprocess.tiling import tile_fractions, tile_grid
 from ..stitch import merge_boxes
+from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
+from .cross_talk import CrossTalkSettings, find_cross_talk
+from .trails import TrailSettings, find_trails, settings_from_meta, trails_to_artifacts
 
 __all__ = ["DEFAULT_DETECTOR", "load_detector", "load_default_detector", "detect_array", "detect_exposure"]
 
@@ -226,6 +229,11 @@ def detect_array(
     return out
 
 
+#: Finders a checkpoint can ask for (``meta[key]`` holds their settings): each reports its
+#: category in place of the network's.
+_FINDERS = (("cosmic_rays", "cosmic-ray", find_cosmic_rays, CosmicRaySettings),
+            ("cross_talk", "cross-talk", find_cross_talk, CrossTalkSettings))
+
 #: DESDM mask bits of pixels DESDM has already dealt with (bad pixels, saturated cores and
 #: their bleed trails, which DESDM sets to the sky): a detection lying on them is not news.
 FLAGGED_BITS = DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["TRAIL"]
@@ -260,6 +268,7 @@ def detect_exposure(
     meta: dict | None = None,
     threshold: float | None = None,
     batch_size: int = 2,
+    trails=None,
 ) -> list[Artifact]:
     """Artifacts in one image, with the shipped detector by default.
 
@@ -276,6 +285,13 @@ def detect_exposure(
         Least score kept (default: the model's ``meta["threshold"]``).
     batch_size : int, optional
         Tiles per forward pass.
+    trails : list of Trail or False, optional
+        Straight trails of the image (:func:`spacejunk.predict.trails.find_trails`), or
+        False for none; default: found here when the model asks for them
+        (``meta["trails"]``). They are reported as satellites, in place of the network's.
+        Likewise, a model with ``meta["cosmic_rays"]`` reports the cosmic rays DESDM did
+        not flag from :func:`spacejunk.predict.cosmic_rays.find_cosmic_rays`, and one with
+        ``meta["cross_talk"]`` the cross-talk of :func:`spacejunk.predict.cross_talk.find_cross_talk`.
 
     Returns
     -------
@@ -299,6 +315,21 @@ def detect_exposure(
     arts = detect_array(image, bands=exposure.bands, model=model, meta=meta, threshold=threshold,
                         name=exposure.name, batch_size=batch_size)
     arts = drop_flagged(arts, exposure)
+    trail_settings = settings_from_meta(meta)
+    if trails is None and trail_settings is not None:
+        trails = find_trails(exposure, trail_settings)
+    if trails:
+        min_sigma = (trail_settings or TrailSettings()).min_sigma
+        found = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
+        if threshold is not None:
+            found = [a for a in found if a.score >= threshold]
+        arts = sorted([a for a in arts if a.category != "satellite"] + found, key=lambda a: -a.score)
+    for key, category, finder, config in _FINDERS:
+        if meta.get(key) is not None:
+            found = finder(exposure, config(**meta[key]))
+            if threshold is not None:
+                found = [a for a in found if a.score >= threshold]
+            arts = sorted([a for a in arts if a.category != category] + found, key=lambda a: -a.score)
     if not arts:
         warnings.warn(f"no artifact found in {exposure.name}", NoArtifactsWarning, stacklevel=2)
     return arts

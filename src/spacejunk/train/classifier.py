@@ -34,6 +34,7 @@ from ..categories import CATEGORY_BITS
 from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
+from ..predict.trails import TrailSettings, record_tile_scores
 from ..preprocess import bin_image, tile_fractions
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
@@ -131,6 +132,10 @@ class ClassifierTrainSettings:
         Images held out for validation when ``val_data`` is not given.
     target_recall : float
         The model's threshold is the highest reaching this tile recall on the validation images.
+    trails : bool
+        Straight trails found by the Radon transform (:mod:`spacejunk.predict.trails`)
+        raise the scores of the tiles they cross, at validation and (recorded in the
+        checkpoint) at inference; the threshold is chosen with them.
     time_limit_min : float or None
         Stop training after this many minutes (counted from the start, data loading
         included); the learning-rate schedule then follows the clock.
@@ -170,6 +175,7 @@ class ClassifierTrainSettings:
     hidden: int = 64
     val_fraction: float = 0.2
     target_recall: float = 0.95
+    trails: bool = True
     time_limit_min: float | None = None
     seed: int = 0
     threads: int = 2
@@ -262,6 +268,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--blocks", default=",".join(map(str, d.blocks)),
                    help="extra blocks at strides 8,16,32 (default %(default)s)")
     p.add_argument("--no-context", action="store_true", help="no whole-image context branch (ablation)")
+    p.add_argument("--no-trails", action="store_true",
+                   help="do not add the straight-trail finder's tiles to the network's (ablation)")
     p.add_argument("--context-bin", type=int, default=d.context_bin,
                    help=f"binning of the whole-image context (default {d.context_bin})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
@@ -298,7 +306,7 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
             crop_margin=args.crop_margin,
             widths=_ints(args.widths, "--widths", 4), blocks=_ints(args.blocks, "--blocks", 3),
             context=not args.no_context, context_bin=args.context_bin, val_fraction=args.val_fraction,
-            target_recall=args.target_recall, time_limit_min=args.time_limit, seed=args.seed, threads=args.threads,
+            target_recall=args.target_recall, trails=not args.no_trails, time_limit_min=args.time_limit, seed=args.seed, threads=args.threads,
             quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
@@ -323,6 +331,7 @@ class _Image:
     origins: np.ndarray        # (m, 2) int: candidate (y0, x0)
     fractions: np.ndarray      # (m,) covered fraction of each candidate
     one_band: np.ndarray | None = None  # (ny / 32, nx / 32) bool: cells holding a one-band artifact
+    trail_scores: np.ndarray | None = None  # (n_tiles,) trail score of each validation tile (tile_grid order)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -581,6 +590,16 @@ def _photometric(x: torch.Tensor, c: torch.Tensor | None, a: dict, rng: np.rando
 
 
 # --------------------------------------------------------------------------- validation
+def _add_trail_scores(images: list[_Image], records: Sequence[ImageRecord], bands: tuple[str, ...],
+                      settings: ClassifierTrainSettings) -> None:
+    """Find the straight trails of each validation image once."""
+    from ..preprocess import tile_grid
+
+    for im, rec in zip(images, records):
+        im.trail_scores = record_tile_scores(rec, bands, tile_grid(im.shape, tile=settings.tile),
+                                             min_fraction=settings.min_fraction, settings=TrailSettings())
+
+
 def _validate(model, images: list[_Image], meta: dict, settings: ClassifierTrainSettings) -> dict:
     from ..evaluate.classifier import average_precision, roc_auc, threshold_for_recall, tile_metrics
     from ..predict.classifier import score_tiles
@@ -591,6 +610,8 @@ def _validate(model, images: list[_Image], meta: dict, settings: ClassifierTrain
         grid = tile_grid(im.shape, tile=settings.tile)
         image = im.image.astype(np.float32)
         s = score_tiles(model, image, im.present, grid, context=im.context)
+        if im.trail_scores is not None:
+            s = np.maximum(s, im.trail_scores)
         f = tile_fractions(im.covered, grid)
         labels.append((f >= settings.min_fraction) & (f > 0))
         scores.append(s)
@@ -743,6 +764,8 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
     settings = replace(settings, bands=bands)
     train_images = [_to_slots(r, bands, settings, keep_mask=False) for r in train_records]
     val_images = [_to_slots(r, bands, settings, keep_mask=False) for r in val_records]
+    if settings.trails:
+        _add_trail_scores(val_images, val_records, bands, settings)
     del train_records, val_records
 
     config = _model_config(settings, bands)
@@ -762,6 +785,7 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
             "min_fraction": settings.min_fraction, "normalisation": normalisation.as_dict(),
             "context": settings.context, "context_bin": settings.context_bin if settings.context else None,
             "threshold": 0.5, "target_recall": settings.target_recall,
+            "trails": asdict(TrailSettings()) if settings.trails else None,
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()},
             "data": {"train": [im.name for im in train_images], "val": [im.name for im in val_images]}}
 

@@ -26,6 +26,9 @@ from tqdm import tqdm
 from .._errors import InputError
 from ..categories import CATEGORIES, CATEGORY_BITS
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
+from ..predict.cosmic_rays import CosmicRaySettings
+from ..predict.cross_talk import CrossTalkSettings
+from ..predict.trails import TrailSettings
 from ..preprocess.normalise import bin_image
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
@@ -107,6 +110,15 @@ class DetectorTrainSettings:
         Torch CPU threads.
     init : str or None
         Checkpoint to start from (fine-tuning).
+    trails : bool
+        Report straight trails found by the Radon transform (:mod:`spacejunk.predict.trails`)
+        as satellites in place of the network's (recorded in the checkpoint).
+    cosmic_rays : bool
+        Report sharp one-band sources DESDM did not flag (:mod:`spacejunk.predict.cosmic_rays`)
+        as cosmic rays in place of the network's (recorded in the checkpoint).
+    cross_talk : bool
+        Report mirrored copies of saturated stars (:mod:`spacejunk.predict.cross_talk`) as
+        cross-talk in place of the network's (recorded in the checkpoint).
     quiet : bool
         No progress bar.
     """
@@ -135,6 +147,9 @@ class DetectorTrainSettings:
     seed: int = 0
     threads: int = 2
     init: str | None = None
+    trails: bool = True
+    cosmic_rays: bool = True
+    cross_talk: bool = True
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -183,6 +198,12 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (default 2)")
     p.add_argument("--init", help="checkpoint to start from (fine-tuning)")
+    p.add_argument("--no-trails", action="store_true",
+                   help="report the network's satellites, not the straight-trail finder's (ablation)")
+    p.add_argument("--no-cosmic-rays", action="store_true",
+                   help="report the network's cosmic rays, not the sharp-source finder's (ablation)")
+    p.add_argument("--no-cross-talk", action="store_true",
+                   help="report the network's cross-talk, not the mirrored-copy finder's (ablation)")
     return p
 
 
@@ -204,7 +225,8 @@ def settings_from_args(args: argparse.Namespace) -> DetectorTrainSettings:
             global_bin=args.global_bin,
             global_fraction=args.global_fraction, augment=args.augment, threshold=args.threshold,
             time_limit_min=args.time_limit, seed=args.seed, threads=args.threads, init=args.init,
-            quiet=getattr(args, "quiet", False))
+            trails=not args.no_trails, cosmic_rays=not args.no_cosmic_rays,
+            cross_talk=not args.no_cross_talk, quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
 
@@ -400,6 +422,9 @@ def _meta(settings: DetectorTrainSettings, band_order, history, seconds, steps, 
     return {"bands": list(band_order), "classes": list(CATEGORIES), "threshold": settings.threshold,
             "tile": settings.tile, "overlap": settings.overlap, "views": views,
             "normalisation": NORMALISATION.as_dict(), "task": "detector", "recipe": recipe,
+            "trails": asdict(TrailSettings()) if settings.trails else None,
+            "cosmic_rays": asdict(CosmicRaySettings()) if settings.cosmic_rays else None,
+            "cross_talk": asdict(CrossTalkSettings()) if settings.cross_talk else None,
             "history": history, "train_seconds": round(seconds, 1), "steps": steps, "n_train_images": n_images}
 
 

@@ -1,0 +1,105 @@
+"""Amplifier cross-talk: a faint copy of a saturated star mirrored into the other amplifier.
+
+A DECam CCD is read by two amplifiers, each reading half of the columns towards its own
+side; a little of the charge one reads leaks into the other's signal, at the mirror
+column ``x -> nx - 1 - x`` and the same row, positive or negative, of order 0.1 % (Bernstein
+et al. 2017, PASP 129, 114502). Only saturated stars and their bleed trails are bright
+enough for that copy to show. So, for every band and every saturated region (``MSK`` bit
+``SATURATE``):
+
+1. the *source*: the region grown by ``pad`` pixels, in noise units above the sky;
+2. the *copy*: the same pixels mirrored across the amplifier boundary;
+3. the leak coefficient ``k`` that best explains the copy by the source (median of
+   copy / source over the source's bright pixels, robust to stars lying in the copy;
+   the copy's own background, the median where the source is faint, taken off first), and
+   its significance ``|k| sqrt(sum source^2)`` (the copy's noise is 1);
+4. where it is at least ``min_sigma``, the artifact is the copy's pixels where
+   ``|k| source`` is visible (at least ``min(0.7, 0.3 peak)`` sky sigma), boxed.
+
+The score is ``significance / (significance + min_sigma)`` (0.5 at the limit).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..categories import DESDM_BITS
+from ..io.artifact import Artifact
+from ..io.exposure import Exposure
+from ..preprocess.normalise import sky_and_noise
+
+__all__ = ["CrossTalkSettings", "find_cross_talk"]
+
+
+@dataclass(frozen=True)
+class CrossTalkSettings:
+    """How cross-talk copies are looked for (see the module's notes)."""
+
+    pad: int = 20
+    min_source_sigma: float = 50.0
+    min_pixels: int = 20
+    min_sigma: float = 12.0
+    visible_sigma: float = 0.7
+    visible_fraction: float = 0.3
+
+
+def find_cross_talk(exposure: Exposure, settings: CrossTalkSettings | None = None) -> list[Artifact]:
+    """Cross-talk copies of the saturated stars of ``exposure`` as ``cross-talk`` artifacts."""
+    s = settings or CrossTalkSettings()
+    ny, nx = exposure.shape
+    mid = (nx - 1) / 2.0
+    sat_bit = DESDM_BITS["SATURATE"]
+    boxes: list[tuple[float, list[float]]] = []
+    for b in range(len(exposure.bands)):
+        sci, msk = exposure.sci[b], exposure.msk[b]
+        sat = (msk & sat_bit) != 0
+        if not sat.any():
+            continue
+        sky, noise = sky_and_noise(sci, mask=msk)
+        noise = float(noise) if noise > 0 else 1.0
+        labels, n = ndimage.label(sat, structure=np.ones((3, 3), bool))
+        for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+            y0, y1 = max(sl[0].start - s.pad, 0), min(sl[0].stop + s.pad, ny)
+            x0, x1 = max(sl[1].start - s.pad, 0), min(sl[1].stop + s.pad, nx)
+            if x0 <= mid < x1:
+                continue  # a source on the boundary has no clean copy
+            src = (sci[y0:y1, x0:x1] - np.float32(sky)) / np.float32(noise)
+            mx0, mx1 = nx - x1, nx - x0
+            copy = ((sci[y0:y1, mx0:mx1] - np.float32(sky)) / np.float32(noise))[:, ::-1]
+            copy_bad = (msk[y0:y1, mx0:mx1] != 0)[:, ::-1]
+            bright = (src > s.min_source_sigma) & ~copy_bad
+            faint = (np.abs(src) < 3.0) & ~copy_bad
+            if bright.sum() < s.min_pixels or faint.sum() < s.min_pixels:
+                continue
+            # the copy's own background (a ghost, scattered light) is not a leak
+            copy = copy - np.float32(np.median(copy[faint]))
+            leak = float(np.median(copy[bright] / src[bright]))
+            significance = abs(leak) * float(np.sqrt(np.sum(src[bright] ** 2)))
+            if significance < s.min_sigma:
+                continue
+            model = np.abs(leak) * np.maximum(src, 0.0)
+            visible = model >= min(s.visible_sigma, s.visible_fraction * float(model.max()))
+            rows, cols = np.nonzero(visible)
+            if rows.size == 0:
+                continue
+            # mirrored columns: column c of the window is image column mx1 - 1 - c
+            bx0, bx1 = mx1 - 1 - int(cols.max()), mx1 - int(cols.min())
+            by0, by1 = y0 + int(rows.min()), y0 + int(rows.max()) + 1
+            boxes.append((significance, [float(bx0), float(by0), float(bx1), float(by1)]))
+    # the same copy seen in several bands is one artifact: overlapping boxes are joined
+    merged: list[tuple[float, list[float]]] = []
+    for sig, box in sorted(boxes, key=lambda t: -t[0]):
+        for i, (msig, mbox) in enumerate(merged):
+            if box[0] < mbox[2] and mbox[0] < box[2] and box[1] < mbox[3] and mbox[1] < box[3]:
+                merged[i] = (msig, [min(box[0], mbox[0]), min(box[1], mbox[1]), max(box[2], mbox[2]),
+                                    max(box[3], mbox[3])])
+                break
+        else:
+            merged.append((sig, box))
+    return [Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
+                     x0, y0, x1, y1, sig / (sig + s.min_sigma), "cross-talk")
+            for sig, (x0, y0, x1, y1) in merged]

@@ -1,0 +1,427 @@
+"""Straight trails (satellites) found with a Radon transform of the binned image, band by band.
+
+A satellite trail is a straight line across the CCD in one band. Locally it can be as
+faint as the noise (the simulator draws peaks of 0.8-80 sky sigma), which a network that
+looks at a tile or a binned copy misses; summed along its whole length it stands out by
+tens of sigma. So, for every band:
+
+1. the band in noise units above the sky, DESDM-flagged pixels (bad columns, saturated
+   cores, bleed trails, cosmic rays, edges) set to the sky, clipped to
+   ``[-clip, clip]`` sigma so that stars and galaxies weigh no more than a faint trail;
+2. binned ``bin`` x ``bin`` (mean) and high-passed (minus a running median of
+   ``median_size`` binned pixels), which removes ghosts, scattered light and gradients;
+3. the Radon transform of that (sums along lines, :func:`torch.nn.functional.grid_sample`
+   over every angle), each sum divided by its noise (the binned noise times the square
+   root of the number of pixels summed): a significance per line;
+4. the most significant lines above ``min_sigma``, one after the other, each suppressing
+   its neighbourhood (trails are at least ``min_separation_deg`` apart in angle or
+   several binned pixels apart in offset);
+5. each line refined at full resolution (offset and width from the median cross-section
+   of a strip along it, the ends from where the signal along it stops) and boxed.
+
+Lines within ``axis_tolerance_deg`` of the columns are not reported: bad columns,
+cross-talk and bleed trails run along them and are not satellites.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from ..categories import DESDM_BITS
+from ..io.artifact import Artifact
+from ..io.exposure import Exposure
+from ..preprocess.normalise import bin_image, sky_and_noise
+
+__all__ = ["TrailSettings", "Trail", "radon_significance", "empirical_significance", "find_trails",
+           "trails_to_artifacts", "trail_mask", "trail_tile_scores", "record_tile_scores", "settings_from_meta"]
+
+#: DESDM bits whose pixels are set to the sky before lines are looked for.
+IGNORED_BITS = (DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["INTERP"] | DESDM_BITS["BADAMP"]
+                | DESDM_BITS["CRAY"] | DESDM_BITS["TRAIL"] | DESDM_BITS["EDGEBLEED"] | DESDM_BITS["EDGE"])
+
+
+@dataclass(frozen=True)
+class TrailSettings:
+    """How trails are looked for (see the module's notes).
+
+    Attributes
+    ----------
+    bin : int
+        Binning before the Radon transform (pixels per binned pixel).
+    clip : float
+        Pixel values are clipped to ``[-clip, clip]`` sky sigma first.
+    median_size : int
+        Running-median size of the high-pass, binned pixels.
+    angle_step_deg : float
+        Angle step of the Radon transform.
+    min_sigma : float
+        Least significance of a line (sum along it over its noise).
+    min_length_px : float
+        Shortest line (full-resolution pixels inside the image) considered, and shortest
+        stretch of it holding the signal.
+    max_trails : int
+        Most trails per band.
+    min_separation_deg : float
+        Lines closer than this in angle (and a few binned pixels in offset) are one.
+    axis_tolerance_deg : float
+        Lines this close to the column direction are ignored.
+    max_width_px : float
+        Widest cross-section (full-resolution pixels) of a trail; broader lines are edges
+        of ghosts or arcs.
+    duplicate_deg, duplicate_px : float
+        A weaker line within ``duplicate_deg`` of a stronger one and on average within
+        ``duplicate_px`` of it (in any band) is the same trail (a side lobe, or its copy
+        in another band).
+    """
+
+    bin: int = 16
+    clip: float = 3.0
+    median_size: int = 9
+    angle_step_deg: float = 0.5
+    min_sigma: float = 10.0
+    min_length_px: float = 400.0
+    max_trails: int = 4
+    min_separation_deg: float = 3.0
+    axis_tolerance_deg: float = 2.0
+    max_width_px: float = 50.0
+    duplicate_deg: float = 8.0
+    duplicate_px: float = 150.0
+
+
+@dataclass(frozen=True)
+class Trail:
+    """One trail found in one band: a segment ``(x0, y0)``-``(x1, y1)`` of full width ``width``."""
+
+    band: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    width: float
+    significance: float
+
+    def box(self, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+        """Bounding box (xmin, ymin, xmax, ymax) of the trail's pixels, clipped to ``shape``."""
+        ny, nx = shape
+        length = math.hypot(self.x1 - self.x0, self.y1 - self.y0) or 1.0
+        # half extent of the trail's width along x and y
+        hx = 0.5 * self.width * abs(self.y1 - self.y0) / length
+        hy = 0.5 * self.width * abs(self.x1 - self.x0) / length
+        xmin = max(min(self.x0, self.x1) - hx, 0.0)
+        xmax = min(max(self.x0, self.x1) + hx + 1.0, float(nx))
+        ymin = max(min(self.y0, self.y1) - hy, 0.0)
+        ymax = min(max(self.y0, self.y1) + hy + 1.0, float(ny))
+        return xmin, ymin, xmax, ymax
+
+
+def _noise_units(exposure: Exposure, b: int, clip: float) -> np.ndarray:
+    sci, msk = exposure.sci[b], exposure.msk[b]
+    sky, noise = sky_and_noise(sci, mask=msk)
+    out = (sci - np.float32(sky)) / np.float32(noise if noise > 0 else 1.0)
+    out[(msk & IGNORED_BITS) != 0] = 0.0
+    if exposure.wgt is not None:
+        out[exposure.wgt[b] <= 0] = 0.0
+    np.clip(out, -clip, clip, out=out)
+    return out
+
+
+def _line_grid(shape: tuple[int, int], angles: np.ndarray) -> torch.Tensor:
+    """Sampling grid (n_angles, n_rho, n_t, 2) in grid_sample's [-1, 1] coordinates (offsets and
+    positions along each line both run over the image's diagonal, centred on its middle)."""
+    h, w = shape
+    diag = int(math.ceil(math.hypot(h, w)))
+    n = diag + (diag % 2 == 0)
+    s = torch.arange(n, dtype=torch.float32) - (n - 1) / 2  # offsets and positions along the line
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    th = torch.as_tensor(angles, dtype=torch.float32)
+    ux, uy = torch.cos(th), torch.sin(th)  # along the line
+    nx_, ny_ = -uy, ux  # normal
+    rho, t = s[:, None], s[None, :]
+    x = cx + rho[None] * nx_[:, None, None] + t[None] * ux[:, None, None]
+    y = cy + rho[None] * ny_[:, None, None] + t[None] * uy[:, None, None]
+    gx = (2 * x + 1) / w - 1  # align_corners=False convention
+    gy = (2 * y + 1) / h - 1
+    return torch.stack([gx, gy], dim=-1)
+
+
+def radon_significance(binned: np.ndarray, angles: np.ndarray, noise, *, chunk: int = 32
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Significance of the sum along every line of binned, high-passed bands.
+
+    Parameters
+    ----------
+    binned : ndarray, shape (n_bands, h, w) or (h, w)
+        Values with zero mean where there is nothing.
+    angles : ndarray
+        Line directions, radians (0 = along x, increasing towards +y).
+    noise : float or sequence of float
+        Standard deviation of one value of ``binned`` (per band).
+
+    Returns
+    -------
+    significance : ndarray, shape (n_bands, n_angles, n_rho), or (n_angles, n_rho) for a 2-D input
+        Sum along the line / (noise x sqrt(number of values summed)); 0 where none is.
+    count : ndarray, shape (n_angles, n_rho)
+        Number of values summed (the line's length inside the image, binned pixels).
+    """
+    binned = np.asarray(binned, dtype=np.float32)
+    flat = binned.ndim == 2
+    stack = binned[None] if flat else binned
+    n, h, w = stack.shape
+    noise = np.broadcast_to(np.asarray(noise, dtype=np.float32), (n,))
+    # the bands and a plane of ones (to count the values summed) sampled in one pass
+    img = torch.from_numpy(np.concatenate([stack, np.ones((1, h, w), np.float32)]))[None]
+    sums_parts = []
+    for start in range(0, len(angles), chunk):
+        grid = _line_grid((h, w), angles[start:start + chunk])
+        k, n_rho, n_t = grid.shape[:3]
+        with torch.no_grad():
+            out = F.grid_sample(img, grid.reshape(1, k * n_rho, n_t, 2), mode="bilinear", padding_mode="zeros",
+                                align_corners=False)
+        sums_parts.append(out.reshape(n + 1, k, n_rho, n_t).sum(-1))
+    sums = torch.cat(sums_parts, dim=1).numpy()
+    cnt = sums[n]
+    sig = sums[:n] / (noise[:, None, None] * np.sqrt(np.maximum(cnt, 1.0))[None])
+    sig[:, cnt < 1] = 0.0
+    return (sig[0] if flat else sig), cnt
+
+
+def empirical_significance(sig: np.ndarray, cnt: np.ndarray, min_count: float) -> np.ndarray:
+    """``sig`` (n_angles, n_rho) re-scaled by its own scatter at each angle (median and MAD over the offsets).
+
+    Stars, galaxies and their clipped wings make the sums along lines scatter more than
+    white noise would; a trail is one outlier among the offsets of its angle. Lines
+    shorter than ``min_count`` get 0.
+    """
+    ok = cnt >= min_count
+    v = np.where(ok, sig, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # angles without a long enough line
+        med = np.nanmedian(v, axis=1, keepdims=True)
+        mad = np.nanmedian(np.abs(v - med), axis=1, keepdims=True) * 1.4826
+    mad = np.where(np.isfinite(mad) & (mad > 0), mad, 1.0)
+    out = (v - med) / mad
+    out[~ok | (ok.sum(axis=1, keepdims=True) < 8)] = 0.0
+    return np.nan_to_num(out, nan=0.0)
+
+
+def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSettings) -> list[tuple[float, float, float]]:
+    """(angle, rho offset in binned pixels from the centre, significance) of the best lines."""
+    sig = sig.copy()
+    sig[cnt < s.min_length_px / s.bin] = 0.0
+    # Lines along the columns (bad columns, cross-talk, bleed trails) are not satellites.
+    near_columns = np.abs(np.degrees(angles) - 90.0) < s.axis_tolerance_deg
+    sig[near_columns] = 0.0
+    n_rho = sig.shape[1]
+    sep = max(1, int(round(s.min_separation_deg / s.angle_step_deg)))
+    out = []
+    for _ in range(s.max_trails):
+        k = int(np.argmax(sig))
+        a, r = divmod(k, n_rho)
+        value = float(sig[a, r])
+        if value < s.min_sigma:
+            break
+        out.append((float(angles[a]), r - (n_rho - 1) / 2, value))
+        # suppress the neighbourhood (angles wrap at 180 degrees with the offset reversed)
+        for da in range(-sep, sep + 1):
+            aa = a + da
+            rr = r
+            if aa < 0 or aa >= len(angles):
+                aa %= len(angles)
+                rr = n_rho - 1 - r
+            sig[aa, max(rr - 6, 0):rr + 7] = 0.0
+    return out
+
+
+def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, half_strip: int = 40
+            ) -> tuple[float, float, float, float, float] | None:
+    """Offset, width and ends of a line at full resolution: (rho, width, t0, t1, peak) or None."""
+    ny, nx = band.shape
+    cx, cy = (nx - 1) / 2, (ny - 1) / 2
+    ux, uy = math.cos(theta), math.sin(theta)
+    nx_, ny_ = -uy, ux
+    diag = math.hypot(nx, ny)
+    t = np.arange(-diag / 2, diag / 2, 2.0)
+    d = np.arange(-half_strip, half_strip + 1, 1.0)
+    xs = cx + (rho_px + d[:, None]) * nx_ + t[None] * ux
+    ys = cy + (rho_px + d[:, None]) * ny_ + t[None] * uy
+    inside = (xs >= 0) & (xs <= nx - 1) & (ys >= 0) & (ys <= ny - 1)
+    cols = inside.all(axis=0)
+    if cols.sum() < s.min_length_px / 2:
+        return None
+    strip = ndimage.map_coordinates(band, [ys[:, cols], xs[:, cols]], order=1, mode="constant", cval=0.0)
+    t = t[cols]
+    profile = np.median(strip, axis=1)
+    # Peak of the cross-section smoothed over a few pixels (a trail is at least ~2 px wide).
+    smooth = ndimage.uniform_filter1d(profile, 3)
+    centre = int(np.argmax(smooth))
+    peak = float(smooth[centre])
+    if peak <= 0:
+        return None
+    level = min(0.7, 0.3 * peak) if peak > 0.7 else 0.5 * peak
+    lo = centre
+    while lo > 0 and smooth[lo - 1] >= level:
+        lo -= 1
+    hi = centre
+    while hi < len(smooth) - 1 and smooth[hi + 1] >= level:
+        hi += 1
+    width = float(hi - lo + 1)
+    rho = rho_px + float(d[centre]) + 0.5 * (d[lo] + d[hi] - 2 * d[centre])
+    if width > s.max_width_px:
+        return None  # a broad feature (a ghost's or an arc's edge), not a trail
+    # Ends: the stretch along the line that holds the signal, the segment of chunks
+    # (~128 px) maximising the sum of (chunk significance - 1): a trail crossing the CCD
+    # is kept whole even where it fades, one that stops is cut where it stops.
+    on = strip[lo:hi + 1].mean(axis=0)
+    chunk = 64  # samples of 2 px
+    n_chunks = max(1, len(on) // chunk)
+    noise = 1.0 / math.sqrt(chunk * (hi - lo + 1))
+    z = np.array([on[i * chunk:(i + 1) * chunk].mean() / noise for i in range(n_chunks)]) - 1.0
+    best, best_lo, best_hi, run, run_lo = -np.inf, 0, n_chunks - 1, 0.0, 0
+    for i, v in enumerate(z):
+        if run <= 0:
+            run, run_lo = 0.0, i
+        run += v
+        if run > best:
+            best, best_lo, best_hi = run, run_lo, i
+    t0 = float(t[0]) if best_lo == 0 else float(t[best_lo * chunk])
+    t1 = float(t[-1]) if best_hi == n_chunks - 1 else float(t[min((best_hi + 1) * chunk, len(t)) - 1])
+    return rho, width, t0, t1, peak
+
+
+def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> list[Trail]:
+    """Straight trails in every band of ``exposure`` (see the module's notes)."""
+    s = settings or TrailSettings()
+    angles = np.radians(np.arange(0.0, 180.0, s.angle_step_deg))
+    ny, nx = exposure.shape
+    cx, cy = (nx - 1) / 2, (ny - 1) / 2
+    binned, noises, bands = [], [], []
+    for b in range(len(exposure.bands)):
+        band = _noise_units(exposure, b, s.clip)
+        small = bin_image(band, s.bin)
+        small = small - ndimage.median_filter(small, size=s.median_size, mode="nearest")
+        mad = float(np.median(np.abs(small - np.median(small)))) * 1.4826
+        binned.append(small)
+        noises.append(mad if mad > 0 else 1.0 / s.bin)
+        bands.append(band)
+    sig, cnt = radon_significance(np.stack(binned), angles, noises)
+    hb, wb = binned[0].shape
+    # the binned grid's centre in full-resolution pixels
+    bcx, bcy = (wb - 1) / 2 * s.bin + (s.bin - 1) / 2, (hb - 1) / 2 * s.bin + (s.bin - 1) / 2
+    trails = []
+    for b, band_name in enumerate(exposure.bands):
+        z = empirical_significance(sig[b], cnt, s.min_length_px / s.bin)
+        for theta, rho_b, value in _peaks(z, cnt, angles, s):
+            ux, uy = math.cos(theta), math.sin(theta)
+            # the line's offset from the full-resolution centre
+            rho_px = rho_b * s.bin + (bcx - cx) * (-uy) + (bcy - cy) * ux
+            refined = _refine(bands[b], theta, rho_px, s)
+            if refined is None:
+                continue
+            rho, width, t0, t1, _peak = refined
+            if t1 - t0 < s.min_length_px:
+                continue  # the signal stops short: an elongated source, not a trail
+            px, py = cx + rho * (-uy), cy + rho * ux
+            trails.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value))
+    return _merge_bands(trails, s)
+
+
+def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
+    """One trail per line: side lobes and copies in other bands of a stronger trail are dropped."""
+    out: list[Trail] = []
+    for tr in sorted(trails, key=lambda t: -t.significance):
+        th = math.atan2(tr.y1 - tr.y0, tr.x1 - tr.x0) % math.pi
+        same = False
+        for o in out:
+            tho = math.atan2(o.y1 - o.y0, o.x1 - o.x0) % math.pi
+            dth = min(abs(th - tho), math.pi - abs(th - tho))
+            # mean distance of this trail's points from the other's line
+            dist = np.mean([abs((x - o.x0) * math.sin(tho) - (y - o.y0) * math.cos(tho))
+                            for x, y in ((tr.x0, tr.y0), ((tr.x0 + tr.x1) / 2, (tr.y0 + tr.y1) / 2), (tr.x1, tr.y1))])
+            if dth < math.radians(s.duplicate_deg) and dist < s.duplicate_px:
+                same = True
+                break
+        if not same:
+            out.append(tr)
+    return out
+
+
+def trails_to_artifacts(trails: list[Trail], *, name: str, shape: tuple[int, int], min_sigma: float,
+                        category: str = "satellite") -> list[Artifact]:
+    """Artifacts (boxes) of ``trails``; score = significance / (significance + min_sigma), 0.5 at the limit."""
+    out = []
+    for tr in trails:
+        x0, y0, x1, y1 = tr.box(shape)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        score = tr.significance / (tr.significance + min_sigma)
+        out.append(Artifact(name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
+                            x0, y0, x1, y1, float(score), category))
+    return out
+
+
+def trail_mask(trails: list[Trail], shape: tuple[int, int]) -> np.ndarray:
+    """Boolean (ny, nx) mask of the pixels within half a width of each trail's segment."""
+    ny, nx = shape
+    mask = np.zeros((ny, nx), bool)
+    for tr in trails:
+        x0, y0, x1, y1 = (int(v) for v in np.floor(tr.box(shape)))
+        x1, y1 = min(x1 + 1, nx), min(y1 + 1, ny)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        dx, dy = tr.x1 - tr.x0, tr.y1 - tr.y0
+        length2 = dx * dx + dy * dy or 1.0
+        u = np.clip(((xx - tr.x0) * dx + (yy - tr.y0) * dy) / length2, 0.0, 1.0)
+        dist2 = (xx - tr.x0 - u * dx) ** 2 + (yy - tr.y0 - u * dy) ** 2
+        mask[y0:y1, x0:x1] |= dist2 <= (0.5 * tr.width) ** 2
+    return mask
+
+
+def trail_tile_scores(trails: list[Trail], grid: np.ndarray, shape: tuple[int, int], *, min_fraction: float,
+                      min_sigma: float) -> np.ndarray:
+    """Score of each tile ``(x0, y0, x1, y1)`` of ``grid`` from the trails crossing it.
+
+    A tile at least ``min_fraction`` covered by a trail scores that trail's
+    ``significance / (significance + min_sigma)`` (0.5 at the detection limit, towards 1
+    for bright trails); other tiles score 0.
+    """
+    from ..preprocess.tiling import tile_fractions
+
+    grid = np.asarray(grid).reshape(-1, 4)
+    out = np.zeros(len(grid), np.float32)
+    for tr in trails:
+        frac = tile_fractions(trail_mask([tr], shape), grid)
+        score = tr.significance / (tr.significance + min_sigma)
+        out[frac >= min_fraction] = np.maximum(out[frac >= min_fraction], score)
+    return out
+
+
+def record_tile_scores(record, bands, grid: np.ndarray, *, min_fraction: float,
+                       settings: TrailSettings) -> np.ndarray | None:
+    """:func:`trail_tile_scores` of an image of a data folder (a :class:`~spacejunk.train.datasets.ImageRecord`,
+    which holds normalised bands only: the image is read again from its files, in ``bands``).
+    None for an image without files."""
+    from ..io.exposure import find_images, read_exposure
+
+    if record.path is None:
+        return None
+    exposure = read_exposure(find_images(record.path.parent)[record.name])
+    exposure = exposure.select([b for b in bands if b in exposure.bands])
+    return trail_tile_scores(find_trails(exposure, settings), grid, exposure.shape, min_fraction=min_fraction,
+                             min_sigma=settings.min_sigma)
+
+
+def settings_from_meta(meta: dict) -> TrailSettings | None:
+    """The trail settings a checkpoint asks for (``meta["trails"]``), or None when it uses none."""
+    cfg = meta.get("trails")
+    if cfg is None or cfg is False:
+        return None
+    return TrailSettings(**(cfg if isinstance(cfg, dict) else {}))

@@ -1,0 +1,140 @@
+"""The straight-trail and cosmic-ray finders on small simulated images with known truth."""
+
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+
+from spacejunk import NoArtifactsWarning
+from spacejunk.categories import CATEGORIES
+from spacejunk.evaluate.coco import box_iou
+from spacejunk.models.detector import SegmentationDetector
+from spacejunk.predict.cosmic_rays import CosmicRaySettings
+from spacejunk.predict.cross_talk import CrossTalkSettings
+from spacejunk.predict.detector import detect_exposure
+from spacejunk.predict.cosmic_rays import find_cosmic_rays
+from spacejunk.predict.cross_talk import find_cross_talk
+from spacejunk.predict.trails import (TrailSettings, find_trails, radon_significance, trail_mask,
+                                      trail_tile_scores, trails_to_artifacts)
+from spacejunk.simulate import simulate_image
+
+SHAPE = (1024, 512)
+
+
+def _boxes(items):
+    return np.array([[a.xmin, a.ymin, a.xmax, a.ymax] for a in items], float).reshape(-1, 4)
+
+
+def test_radon_peaks_on_the_line_angle():
+    rng = np.random.default_rng(0)
+    img = rng.normal(0, 1, (64, 64)).astype(np.float32)
+    yy, xx = np.mgrid[:64, :64]
+    img[np.abs((yy - 32) - np.tan(np.radians(30)) * (xx - 32)) < 0.6] += 1.5  # a faint line at 30 degrees
+    angles = np.radians(np.arange(0, 180, 1.0))
+    sig, cnt = radon_significance(img, angles, 1.0)
+    a, r = np.unravel_index(np.argmax(sig), sig.shape)
+    assert abs(np.degrees(angles[a]) - 30) <= 2
+    assert abs(r - (sig.shape[1] - 1) / 2) <= 1  # through the centre
+    assert sig.max() > 8 and cnt.max() >= 64
+
+
+@pytest.fixture(scope="module")
+def satellite_image():
+    # scale 3: a trail bright enough to be found on this small image (the finder's limit is
+    # set for full CCDs, whose trails are four times longer)
+    return simulate_image(seed=11, shape=SHAPE, artifacts=["satellite"], artifact_scale=3.0)
+
+
+def test_finds_a_satellite_trail_and_boxes_it(satellite_image):
+    exposure = satellite_image.exposure
+    settings = TrailSettings(min_length_px=200)
+    trails = find_trails(exposure, settings)
+    truth = [a for a in satellite_image.artifacts if a.category == "satellite"]
+    assert len(truth) == 1 and len(trails) >= 1
+    arts = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=settings.min_sigma)
+    assert arts[0].category == "satellite" and 0.5 < arts[0].score < 1
+    assert box_iou(_boxes(arts[:1]), _boxes(truth))[0, 0] > 0.7
+    # the trail's pixels: most of the truth footprint, little else
+    found = trail_mask(trails[:1], exposure.shape)
+    true = satellite_image.truth_mask != 0
+    assert (found & true).sum() / true.sum() > 0.5
+    assert found.sum() < 4 * true.sum()
+    # tiles the trail crosses score its score, the others 0
+    grid = np.array([[0, 0, 200, 200], [0, 824, 200, 1024], [312, 0, 512, 200], [312, 824, 512, 1024]])
+    scores = trail_tile_scores(trails[:1], grid, exposure.shape, min_fraction=0.01, min_sigma=settings.min_sigma)
+    crossed = np.array([(found[y0:y1, x0:x1].mean() >= 0.01) for x0, y0, x1, y1 in grid])
+    assert np.all(scores[crossed] == pytest.approx(arts[0].score, abs=1e-6))
+    assert np.all(scores[~crossed] == 0)
+
+
+def test_no_trail_in_a_clean_ccd():
+    # a whole CCD (the size the limits are set for): stars, galaxies, saturated stars with
+    # their bleed trails, bad columns and flagged cosmic rays, but no trail
+    clean = simulate_image(seed=1, artifacts=[])
+    assert find_trails(clean.exposure) == []
+
+
+def test_cosmic_rays_found_and_stars_left_alone():
+    image = simulate_image(seed=5, shape=SHAPE, artifacts=["cosmic-ray", "cosmic-ray"])
+    truth = [a for a in image.artifacts if a.category == "cosmic-ray"]
+    found = find_cosmic_rays(image.exposure)
+    assert len(truth) == 2
+    iou = box_iou(_boxes(found), _boxes(truth))
+    assert (iou.max(axis=0) >= 0.5).all()  # each cosmic ray boxed
+    assert len(found) == len(truth)  # and nothing else: stars, flagged cosmic rays, saturated cores
+    assert all(a.category == "cosmic-ray" and 0.5 <= a.score <= 1 for a in found)
+    # without it, nothing is found (the same sky, stars and flagged cosmic rays)
+    assert find_cosmic_rays(simulate_image(seed=5, shape=SHAPE, artifacts=[]).exposure) == []
+
+
+def test_classifier_tiles_on_a_trail_score_at_least_the_trail(satellite_image):
+    from spacejunk.predict.classifier import classify_exposure
+    from spacejunk.predict.trails import Trail
+
+    exposure = satellite_image.exposure
+    trail = Trail("g", 0.0, 100.0, 511.0, 900.0, 8.0, 40.0)  # significance 40: score 0.8
+    plain = classify_exposure(exposure, trails=False)
+    boosted = classify_exposure(exposure, trails=[trail])
+    crossed = trail_tile_scores([trail], plain.grid, exposure.shape, min_fraction=0.01, min_sigma=10.0) > 0
+    assert crossed.sum() >= 4 and (~crossed).sum() >= 4
+    assert np.all(boosted.scores[crossed] >= 0.8 - 1e-6)
+    assert np.allclose(boosted.scores[~crossed], plain.scores[~crossed])
+
+
+def test_cross_talk_copy_found_where_the_simulator_put_it():
+    image = simulate_image(seed=3, shape=SHAPE, artifacts=["cross-talk"])
+    truth = [a for a in image.artifacts if a.category == "cross-talk"]
+    found = find_cross_talk(image.exposure)
+    assert len(truth) == 1 and found
+    assert found[0].category == "cross-talk" and found[0].score > 0.5
+    assert box_iou(_boxes(found[:1]), _boxes(truth))[0, 0] > 0.7
+    # mirrored across the amplifier boundary from a saturated star
+    nx = image.exposure.shape[1]
+    sat = (image.exposure.msk & 2).any(axis=0)
+    cols = np.flatnonzero(sat[int(truth[0].ymin):int(truth[0].ymax)].any(axis=0))
+    assert np.any(np.abs((nx - 1 - cols) - (truth[0].xmin + truth[0].xmax) / 2) < 20)
+
+
+class _Blind(SegmentationDetector):
+    """A network that finds nothing: what is reported comes from the finders."""
+
+    def logits(self, x):
+        return torch.full((x.shape[0], self.num_classes - 1, *x.shape[-2:]), -30.0)
+
+
+def test_detector_checkpoint_finders_report_their_categories():
+    """A checkpoint asking for the finders reports their cosmic rays and cross-talk."""
+    image = simulate_image(seed=5, shape=SHAPE, artifacts=["cosmic-ray", "cross-talk"])
+    meta = {"bands": list(image.exposure.bands), "classes": list(CATEGORIES), "threshold": 0.5,
+            "views": [{"bin": 8, "tile": None, "overlap": 0}],
+            "cosmic_rays": asdict(CosmicRaySettings()), "cross_talk": asdict(CrossTalkSettings())}
+    model = _Blind(n_bands=3, base_channels=2, depth=1).eval()
+    found = detect_exposure(image.exposure, model=model, meta=meta, trails=False)
+    assert sorted(a.category for a in found) == sorted(a.category for a in image.artifacts)
+    iou = box_iou(_boxes(found), _boxes(image.artifacts))
+    assert (iou.max(axis=0) >= 0.5).all()
+    # without the finders in its checkpoint, the same network reports nothing
+    plain = {k: v for k, v in meta.items() if k not in ("cosmic_rays", "cross_talk")}
+    with pytest.warns(NoArtifactsWarning):
+        assert detect_exposure(image.exposure, model=model, meta=plain, trails=False) == []
