@@ -24,6 +24,7 @@ import torch
 
 from spacejunk.models.registry import load_checkpoint
 from spacejunk.predict.classifier import _prepare, classify_exposure, load_default_classifier, model_inputs, score_tiles
+from spacejunk.predict.trails import find_trails, settings_from_meta
 from spacejunk.preprocess import tile_grid
 from spacejunk.simulate import simulate_image
 
@@ -89,9 +90,13 @@ def main(argv=None) -> int:
         prep, _ = _median_time(lambda: inputs.update(x=model_inputs(exp, meta)), args.repeat)
         image, present, context, _ = inputs["x"]
         net, _ = _median_time(lambda: score_tiles(model, image, present, grid, context=context), args.repeat)
+        trail_settings = settings_from_meta(meta)
+        trails = (_median_time(lambda: find_trails(exp, trail_settings), args.repeat)[0]
+                  if trail_settings is not None else 0.0)
         rows.append({"bands": ",".join(subset), "total_s": total, "inputs_s": prep, "network_s": net,
-                     "runs_s": times})
-        print(f"bands {','.join(subset)}: {total:.2f} s (inputs {prep:.2f} s, network {net:.2f} s)", flush=True)
+                     "trails_s": trails, "runs_s": times})
+        print(f"bands {','.join(subset)}: {total:.2f} s (inputs {prep:.2f} s, network {net:.2f} s, "
+              f"trails {trails:.2f} s)", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     summary = {"model": name, "shape": list(shape), "tiles": int(len(grid)), "threads": args.threads,
                "repeat": args.repeat, "cpu": platform.processor() or platform.machine(),
@@ -103,8 +108,10 @@ def main(argv=None) -> int:
                  f"model {name}, {n_params:,} parameters; one {shape[0]} x {shape[1]} image, {len(grid)} tiles, "
                  f"{args.threads} torch threads, median of {args.repeat} runs (machine shared with other jobs, "
                  "so these are upper bounds).",
-                 "", "| bands | total (s) | normalise + context (s) | network (s) |", "|---|---|---|---|"]
-        lines += [f"| {r['bands']} | {r['total_s']:.2f} | {r['inputs_s']:.2f} | {r['network_s']:.2f} |" for r in rows]
+                 "", "| bands | total (s) | normalise + context (s) | network (s) | trails (s) |",
+                 "|---|---|---|---|---|"]
+        lines += [f"| {r['bands']} | {r['total_s']:.2f} | {r['inputs_s']:.2f} | {r['network_s']:.2f} "
+                  f"| {r['trails_s']:.2f} |" for r in rows]
         _write_doc(Path(args.doc), "\n".join(lines))
     return 0
 

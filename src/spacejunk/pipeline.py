@@ -101,6 +101,9 @@ class ImageResult:
         Classifier probability of each tile.
     seconds : dict
         Time spent per stage.
+    trails : list of Trail
+        The straight trails behind the ``satellite`` artifacts (their pixels, not their
+        boxes, go into the mask).
     """
 
     name: str
@@ -109,6 +112,26 @@ class ImageResult:
     grid: np.ndarray
     tile_scores: np.ndarray
     seconds: dict = field(default_factory=dict)
+    trails: list = field(default_factory=list)
+
+    def mask(self) -> np.ndarray:
+        """The ``<image>_mask.fits`` layer: each artifact's box, and a trail's own pixels for a
+        satellite found by the trail finder (its box would cover most of a CCD)."""
+        from .categories import CATEGORY_BITS
+        from .predict.trails import trail_mask
+        from .stitch import artifacts_to_mask
+
+        def key(box):
+            return tuple(round(float(v), 3) for v in box)
+
+        satellites = {key((a.xmin, a.ymin, a.xmax, a.ymax)) for a in self.artifacts if a.category == "satellite"}
+        kept = [t for t in self.trails if key(t.box(self.shape)) in satellites]
+        drawn = {key(t.box(self.shape)) for t in kept}
+        mask = artifacts_to_mask([a for a in self.artifacts if a.category != "satellite"
+                                  or key((a.xmin, a.ymin, a.xmax, a.ymax)) not in drawn], self.shape)
+        if kept:
+            mask[trail_mask(kept, self.shape)] |= CATEGORY_BITS["satellite"]
+        return mask
 
 
 @dataclass
@@ -192,7 +215,7 @@ def detect_exposure(exposure: Exposure, *, settings: DetectSettings | None = Non
     t3 = time.perf_counter()
     seconds["trails"], seconds["classify"], seconds["detect"] = t1 - t0, t2 - t1, t3 - t2
     return ImageResult(exposure.name, exposure.shape, list(artifacts), np.asarray(tiles.grid),
-                       np.asarray(tiles.scores, dtype=float), seconds)
+                       np.asarray(tiles.scores, dtype=float), seconds, trails=list(trails or []))
 
 
 def _outputs(out: Path, name: str, write_png: bool) -> list[Path]:
@@ -210,7 +233,7 @@ def _write_image_outputs(exposure: Exposure, result: ImageResult, out: Path, set
     from .stitch import artifacts_to_mask, tiles_to_score_map
 
     name = result.name
-    write_mask_fits(out / f"{name}_mask.fits", artifacts_to_mask(result.artifacts, result.shape))
+    write_mask_fits(out / f"{name}_mask.fits", result.mask())
     _write_score_map(out / f"{name}_scores.fits", tiles_to_score_map(result.grid, result.tile_scores, result.shape))
     write_regions(out / f"{name}.reg", result.artifacts)
     if settings.write_png:

@@ -138,3 +138,21 @@ def test_detector_checkpoint_finders_report_their_categories():
     plain = {k: v for k, v in meta.items() if k not in ("cosmic_rays", "cross_talk")}
     with pytest.warns(NoArtifactsWarning):
         assert detect_exposure(image.exposure, model=model, meta=plain, trails=False) == []
+
+
+def test_pipeline_mask_holds_a_trail_pixels_not_its_box():
+    from spacejunk.categories import CATEGORY_BITS
+    from spacejunk.io import Artifact
+    from spacejunk.pipeline import ImageResult
+    from spacejunk.predict.trails import Trail
+
+    shape = (400, 200)
+    trail = Trail("g", 0.0, 0.0, 199.0, 399.0, 6.0, 30.0)
+    sat = trails_to_artifacts([trail], name="x", shape=shape, min_sigma=10.0)[0]
+    ghost = Artifact("x", 20, 350, 14.1, 10, 340, 30, 360, 0.9, "ghost")
+    result = ImageResult("x", shape, [sat, ghost], np.zeros((0, 4)), np.zeros(0), trails=[trail])
+    mask = result.mask()
+    on_trail = (mask & CATEGORY_BITS["satellite"]) != 0
+    assert 0.02 < on_trail.mean() < 0.05  # a 6-px line across the image, not its box (all of it)
+    assert on_trail[200, 99] and not on_trail[0, 199]
+    assert ((mask & CATEGORY_BITS["ghost"]) != 0).sum() == 20 * 20  # other artifacts keep their box

@@ -21,7 +21,7 @@ from ..preprocess.tiling import tile_fractions, tile_grid
 from ..stitch import merge_boxes
 from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
 from .cross_talk import CrossTalkSettings, find_cross_talk
-from .trails import TrailSettings, find_trails, settings_from_meta, trails_to_artifacts
+from .trails import TrailSettings, find_trails, settings_from_meta, trail_mask, trails_to_artifacts
 
 __all__ = ["DEFAULT_DETECTOR", "load_detector", "load_default_detector", "detect_array", "detect_exposure"]
 
@@ -229,6 +229,12 @@ def detect_array(
     return out
 
 
+#: Least longest side (pixels) of a box of these categories: real ghosts and scattered
+#: light are hundreds to thousands of pixels across (DeepGhostBusters' regions: 5 % of them
+#: have radii under ~850 CCD pixels), so a ghost box of a few binned pixels is the
+#: network's noise (a galaxy, a star's halo), not a ghost.
+MIN_SIDE_PX: dict[str, float] = {"ghost": 128.0}
+
 #: Finders a checkpoint can ask for (``meta[key]`` holds their settings): each reports its
 #: category in place of the network's.
 _FINDERS = (("cosmic_rays", "cosmic-ray", find_cosmic_rays, CosmicRaySettings),
@@ -237,6 +243,19 @@ _FINDERS = (("cosmic_rays", "cosmic-ray", find_cosmic_rays, CosmicRaySettings),
 #: DESDM mask bits of pixels DESDM has already dealt with (bad pixels, saturated cores and
 #: their bleed trails, which DESDM sets to the sky): a detection lying on them is not news.
 FLAGGED_BITS = DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["TRAIL"]
+
+
+def _off_mask(artifacts: list[Artifact], mask: np.ndarray, max_fraction: float = 0.3) -> list[Artifact]:
+    """The artifacts whose box is less than ``max_fraction`` covered by ``mask`` (ny, nx)."""
+    if not artifacts or not mask.any():
+        return list(artifacts)
+    ny, nx = mask.shape
+    boxes = np.array([[a.xmin, a.ymin, a.xmax, a.ymax] for a in artifacts], np.float64)
+    x0, y0 = np.clip(np.floor(boxes[:, :2]), 0, [nx - 1, ny - 1]).astype(np.int64).T
+    x1 = np.clip(np.ceil(boxes[:, 2]), x0 + 1, nx).astype(np.int64)
+    y1 = np.clip(np.ceil(boxes[:, 3]), y0 + 1, ny).astype(np.int64)
+    fractions = tile_fractions(mask, np.stack([x0, y0, x1, y1], 1))
+    return [a for a, f in zip(artifacts, fractions) if f < max_fraction]
 
 
 def drop_flagged(artifacts: list[Artifact], exposure: Exposure, *, bits: int = FLAGGED_BITS,
@@ -250,15 +269,7 @@ def drop_flagged(artifacts: list[Artifact], exposure: Exposure, *, bits: int = F
     if not artifacts or exposure.msk is None:
         return list(artifacts)
     flagged = np.bitwise_or.reduce(exposure.msk, axis=0) & bits != 0
-    if not flagged.any():
-        return list(artifacts)
-    ny, nx = flagged.shape
-    boxes = np.array([[a.xmin, a.ymin, a.xmax, a.ymax] for a in artifacts], np.float64)
-    x0, y0 = np.clip(np.floor(boxes[:, :2]), 0, [nx - 1, ny - 1]).astype(np.int64).T
-    x1 = np.clip(np.ceil(boxes[:, 2]), x0 + 1, nx).astype(np.int64)
-    y1 = np.clip(np.ceil(boxes[:, 3]), y0 + 1, ny).astype(np.int64)
-    fractions = tile_fractions(flagged, np.stack([x0, y0, x1, y1], 1))
-    return [a for a, f in zip(artifacts, fractions) if f < max_fraction]
+    return _off_mask(artifacts, flagged, max_fraction)
 
 
 def detect_exposure(
@@ -315,6 +326,7 @@ def detect_exposure(
     arts = detect_array(image, bands=exposure.bands, model=model, meta=meta, threshold=threshold,
                         name=exposure.name, batch_size=batch_size)
     arts = drop_flagged(arts, exposure)
+    arts = [a for a in arts if max(a.xmax - a.xmin, a.ymax - a.ymin) >= MIN_SIDE_PX.get(a.category, 0)]
     trail_settings = settings_from_meta(meta)
     if trails is None and trail_settings is not None:
         trails = find_trails(exposure, trail_settings)
@@ -323,7 +335,9 @@ def detect_exposure(
         found = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
         if threshold is not None:
             found = [a for a in found if a.score >= threshold]
-        arts = sorted([a for a in arts if a.category != "satellite"] + found, key=lambda a: -a.score)
+        # the network's regions lying on a trail are pieces of it under another name
+        arts = [a for a in _off_mask(arts, trail_mask(trails, exposure.shape)) if a.category != "satellite"]
+        arts = sorted(arts + found, key=lambda a: -a.score)
     for key, category, finder, config in _FINDERS:
         if meta.get(key) is not None:
             found = finder(exposure, config(**meta[key]))
