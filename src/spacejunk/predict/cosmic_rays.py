@@ -27,7 +27,7 @@ from scipy import ndimage
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from ..preprocess.normalise import sky_and_noise
+from ..preprocess.normalise import noise_units
 
 __all__ = ["CosmicRaySettings", "find_cosmic_rays"]
 
@@ -46,17 +46,6 @@ class CosmicRaySettings:
     max_median_ratio: float = 0.15
     max_other_ratio: float = 0.2
     max_pixels: int = 5000
-
-
-def _noise_units(exposure: Exposure, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """The band in noise units above the sky, and the mask of pixels to ignore."""
-    sci, msk = exposure.sci[b], exposure.msk[b]
-    sky, noise = sky_and_noise(sci, mask=msk)
-    out = (sci - np.float32(sky)) / np.float32(noise if noise > 0 else 1.0)
-    ignored = (msk & IGNORED_BITS) != 0
-    if exposure.wgt is not None:
-        ignored |= exposure.wgt[b] <= 0
-    return out, ignored
 
 
 def _window_values(image: np.ndarray, ys: np.ndarray, xs: np.ndarray, half: int) -> np.ndarray:
@@ -83,7 +72,7 @@ def _grow(image: np.ndarray, y: int, x: int, level: float, reach: int = 200) -> 
 def find_cosmic_rays(exposure: Exposure, settings: CosmicRaySettings | None = None) -> list[Artifact]:
     """Unflagged cosmic rays of ``exposure`` as ``cosmic-ray`` artifacts (see the module's notes)."""
     s = settings or CosmicRaySettings()
-    layers = [_noise_units(exposure, b) for b in range(len(exposure.bands))]
+    layers = [noise_units(exposure, b, ignored_bits=IGNORED_BITS) for b in range(len(exposure.bands))]
     half = s.window // 2
     out = []
     for b, (image, ignored) in enumerate(layers):

@@ -37,7 +37,7 @@ from scipy import ndimage
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from ..preprocess.normalise import bin_image, sky_and_noise
+from ..preprocess.normalise import bin_image, noise_units
 
 __all__ = ["TrailSettings", "Trail", "radon_significance", "empirical_significance", "find_trails",
            "trails_to_artifacts", "trail_mask", "trail_tile_scores", "record_tile_scores", "settings_from_meta"]
@@ -122,12 +122,9 @@ class Trail:
 
 
 def _noise_units(exposure: Exposure, b: int, clip: float) -> np.ndarray:
-    sci, msk = exposure.sci[b], exposure.msk[b]
-    sky, noise = sky_and_noise(sci, mask=msk)
-    out = (sci - np.float32(sky)) / np.float32(noise if noise > 0 else 1.0)
-    out[(msk & IGNORED_BITS) != 0] = 0.0
-    if exposure.wgt is not None:
-        out[exposure.wgt[b] <= 0] = 0.0
+    """Band ``b`` in noise units, flagged pixels at the sky, clipped to ``[-clip, clip]``."""
+    out, ignored = noise_units(exposure, b, ignored_bits=IGNORED_BITS)
+    out[ignored] = 0.0
     np.clip(out, -clip, clip, out=out)
     return out
 

@@ -10,7 +10,7 @@ import numpy as np
 from .._errors import SpacejunkWarning
 from ..io.exposure import Exposure
 
-__all__ = ["sky_and_noise", "normalise", "bin_image", "STRETCHES"]
+__all__ = ["sky_and_noise", "noise_units", "normalise", "bin_image", "STRETCHES"]
 
 #: Names accepted by ``normalise(..., stretch=...)``; None means "linear".
 STRETCHES: tuple[str, ...] = ("linear", "asinh")
@@ -300,3 +300,22 @@ def bin_image(array: np.ndarray, factor: int, *, func: str = "mean") -> np.ndarr
     else:
         out /= dtype(factor * factor)
     return out
+
+
+def noise_units(exposure, band: int, *, ignored_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """One band of an :class:`~spacejunk.io.Exposure` in sky-noise units above the sky.
+
+    Returns
+    -------
+    values : ndarray, shape (ny, nx), float32
+        ``(SCI - sky) / noise`` (:func:`sky_and_noise`, flagged pixels left out of both).
+    ignored : ndarray of bool, shape (ny, nx)
+        Pixels with a bit of ``ignored_bits`` in ``MSK`` or zero weight: what finders skip.
+    """
+    sci, msk = exposure.sci[band], exposure.msk[band]
+    sky, noise = sky_and_noise(sci, mask=msk)
+    values = (sci - np.float32(sky)) / np.float32(noise if noise > 0 else 1.0)
+    ignored = (msk & ignored_bits) != 0
+    if exposure.wgt is not None:
+        ignored |= exposure.wgt[band] <= 0
+    return values, ignored
