@@ -95,7 +95,8 @@ def main(argv=None) -> dict:
     ax[0].axhline(0.7, ls="--", c="grey", lw=0.8)
     ax[0].axhline(0.8, ls=":", c="grey", lw=0.8)
     ax[0].set_ylim(0, 1)
-    ax[0].set_title(f"{figures['arch']} on {len(names)} images (seed {settings.seed})")
+    source = f"seed {settings.seed}" if settings.data is None else Path(settings.data).name
+    ax[0].set_title(f"{figures['arch']} on {len(names)} images ({source})")
     ax[1].bar(["inference"], [figures["seconds_per_image_median"]], color="tab:orange")
     ax[1].axhline(10, ls="--", c="red", lw=0.8)
     ax[1].set_ylabel(f"s per {first.shape[0]} x {first.shape[1]} image, {settings.threads} threads")

@@ -72,6 +72,10 @@ class TrailSettings:
         Lines closer than this in angle (and a few binned pixels in offset) are one.
     axis_tolerance_deg : float
         Lines this close to the column direction are ignored.
+    min_lit_fraction : float
+        Least fraction of the line's length inside the image that holds its signal: a
+        satellite or an airplane crosses the whole CCD during an exposure, while the edge
+        of a ghost, an arc or a spray of rays lies along a line for part of it only.
     max_width_px : float
         Widest cross-section (full-resolution pixels) of a trail; broader lines are edges
         of ghosts or arcs.
@@ -91,6 +95,7 @@ class TrailSettings:
     min_separation_deg: float = 3.0
     axis_tolerance_deg: float = 2.0
     max_width_px: float = 50.0
+    min_lit_fraction: float = 0.7
     duplicate_deg: float = 8.0
     duplicate_px: float = 150.0
 
@@ -239,7 +244,8 @@ def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSetting
 
 def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, half_strip: int = 40
             ) -> tuple[float, float, float, float, float] | None:
-    """Offset, width and ends of a line at full resolution: (rho, width, t0, t1, peak) or None."""
+    """Offset, width and ends of a line at full resolution: (rho, width, t0, t1, length inside the
+    image) or None."""
     ny, nx = band.shape
     cx, cy = (nx - 1) / 2, (ny - 1) / 2
     ux, uy = math.cos(theta), math.sin(theta)
@@ -290,7 +296,7 @@ def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, 
             best, best_lo, best_hi = run, run_lo, i
     t0 = float(t[0]) if best_lo == 0 else float(t[best_lo * chunk])
     t1 = float(t[-1]) if best_hi == n_chunks - 1 else float(t[min((best_hi + 1) * chunk, len(t)) - 1])
-    return rho, width, t0, t1, peak
+    return rho, width, t0, t1, float(t[-1] - t[0])
 
 
 def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> list[Trail]:
@@ -322,9 +328,9 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
             refined = _refine(bands[b], theta, rho_px, s)
             if refined is None:
                 continue
-            rho, width, t0, t1, _peak = refined
-            if t1 - t0 < s.min_length_px:
-                continue  # the signal stops short: an elongated source, not a trail
+            rho, width, t0, t1, inside = refined
+            if t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside):
+                continue  # the signal stops short: an elongated source or an edge, not a trail
             px, py = cx + rho * (-uy), cy + rho * ux
             trails.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value))
     return _merge_bands(trails, s)
