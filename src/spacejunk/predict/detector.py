@@ -258,6 +258,15 @@ def _off_mask(artifacts: list[Artifact], mask: np.ndarray, max_fraction: float =
     return [a for a, f in zip(artifacts, fractions) if f < max_fraction]
 
 
+def _in_place_of(artifacts: list[Artifact], found: list[Artifact], category: str,
+                 threshold: float | None) -> list[Artifact]:
+    """``artifacts`` with those of ``category`` replaced by a finder's (``found``, at least
+    ``threshold`` when given), best scores first."""
+    if threshold is not None:
+        found = [a for a in found if a.score >= threshold]
+    return sorted([a for a in artifacts if a.category != category] + found, key=lambda a: -a.score)
+
+
 def drop_flagged(artifacts: list[Artifact], exposure: Exposure, *, bits: int = FLAGGED_BITS,
                  max_fraction: float = 0.5) -> list[Artifact]:
     """The artifacts whose box is less than ``max_fraction`` covered by pixels flagged with ``bits``.
@@ -333,17 +342,11 @@ def detect_exposure(
     if trails:
         min_sigma = (trail_settings or TrailSettings()).min_sigma
         found = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
-        if threshold is not None:
-            found = [a for a in found if a.score >= threshold]
         # the network's regions lying on a trail are pieces of it under another name
-        arts = [a for a in _off_mask(arts, trail_mask(trails, exposure.shape)) if a.category != "satellite"]
-        arts = sorted(arts + found, key=lambda a: -a.score)
+        arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), found, "satellite", threshold)
     for key, category, finder, config in _FINDERS:
         if meta.get(key) is not None:
-            found = finder(exposure, config(**meta[key]))
-            if threshold is not None:
-                found = [a for a in found if a.score >= threshold]
-            arts = sorted([a for a in arts if a.category != category] + found, key=lambda a: -a.score)
+            arts = _in_place_of(arts, finder(exposure, config(**meta[key])), category, threshold)
     if not arts:
         warnings.warn(f"no artifact found in {exposure.name}", NoArtifactsWarning, stacklevel=2)
     return arts

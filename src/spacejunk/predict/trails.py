@@ -125,6 +125,10 @@ class Trail:
         ymax = min(max(self.y0, self.y1) + hy + 1.0, float(ny))
         return xmin, ymin, xmax, ymax
 
+    def score(self, min_sigma: float) -> float:
+        """``significance / (significance + min_sigma)``: 0.5 at the detection limit, towards 1 for bright trails."""
+        return self.significance / (self.significance + min_sigma)
+
 
 def _noise_units(exposure: Exposure, b: int, clip: float) -> np.ndarray:
     """Band ``b`` in noise units, flagged pixels at the sky, clipped to ``[-clip, clip]``."""
@@ -358,15 +362,14 @@ def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
 
 def trails_to_artifacts(trails: list[Trail], *, name: str, shape: tuple[int, int], min_sigma: float,
                         category: str = "satellite") -> list[Artifact]:
-    """Artifacts (boxes) of ``trails``; score = significance / (significance + min_sigma), 0.5 at the limit."""
+    """Artifacts (boxes) of ``trails``, scored by :meth:`Trail.score`."""
     out = []
     for tr in trails:
         x0, y0, x1, y1 = tr.box(shape)
         if x1 <= x0 or y1 <= y0:
             continue
-        score = tr.significance / (tr.significance + min_sigma)
         out.append(Artifact(name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                            x0, y0, x1, y1, float(score), category))
+                            x0, y0, x1, y1, float(tr.score(min_sigma)), category))
     return out
 
 
@@ -402,8 +405,7 @@ def trail_tile_scores(trails: list[Trail], grid: np.ndarray, shape: tuple[int, i
     out = np.zeros(len(grid), np.float32)
     for tr in trails:
         frac = tile_fractions(trail_mask([tr], shape), grid)
-        score = tr.significance / (tr.significance + min_sigma)
-        out[frac >= min_fraction] = np.maximum(out[frac >= min_fraction], score)
+        out[frac >= min_fraction] = np.maximum(out[frac >= min_fraction], tr.score(min_sigma))
     return out
 
 

@@ -306,7 +306,8 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
             crop_margin=args.crop_margin,
             widths=_ints(args.widths, "--widths", 4), blocks=_ints(args.blocks, "--blocks", 3),
             context=not args.no_context, context_bin=args.context_bin, val_fraction=args.val_fraction,
-            target_recall=args.target_recall, trails=not args.no_trails, time_limit_min=args.time_limit, seed=args.seed, threads=args.threads,
+            target_recall=args.target_recall, trails=not args.no_trails, time_limit_min=args.time_limit,
+            seed=args.seed, threads=args.threads,
             quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
