@@ -112,20 +112,18 @@ def _join(parts: list[Path], out: Path) -> None:
 
 
 def _add_finders(path: Path) -> None:
-    """Record the finders' settings in checkpoint ``path``: satellites, cosmic rays and cross-talk
-    come from them (:mod:`spacejunk.predict.trails`, ``.cosmic_rays``, ``.cross_talk``)."""
+    """Record the finders' settings in checkpoint ``path``: satellites, cosmic rays, cross-talk and
+    dark halos come from them (:mod:`spacejunk.predict.trails`, :mod:`spacejunk.predict.finders`)."""
     from dataclasses import asdict
 
     import torch
 
-    from spacejunk.predict.cosmic_rays import CosmicRaySettings
-    from spacejunk.predict.cross_talk import CrossTalkSettings
+    from spacejunk.predict.finders import default_finder_settings
     from spacejunk.predict.trails import TrailSettings
 
     state = torch.load(path, map_location="cpu", weights_only=False)
     state["meta"]["trails"] = asdict(TrailSettings())
-    state["meta"]["cosmic_rays"] = asdict(CosmicRaySettings())
-    state["meta"]["cross_talk"] = asdict(CrossTalkSettings())
+    state["meta"].update(default_finder_settings())
     torch.save(state, path)
 
 

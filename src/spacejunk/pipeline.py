@@ -194,6 +194,7 @@ def detect_exposure(exposure: Exposure, *, settings: DetectSettings | None = Non
     """
     from .predict.classifier import classify_exposure
     from .predict.detector import detect_exposure as detect_boxes
+    from .predict.finders import run_finders
     from .predict.trails import find_trails, settings_from_meta
 
     settings = settings or DetectSettings()
@@ -201,19 +202,21 @@ def detect_exposure(exposure: Exposure, *, settings: DetectSettings | None = Non
     if settings.bands is not None:
         exposure = exposure.select(settings.bands)
     seconds = {}
-    # Straight trails are found once, for both models (when they ask for them).
+    # The finders run once, for both models (those either asks for).
     t0 = time.perf_counter()
     wants = [settings_from_meta(classifier_meta), settings_from_meta(detector_meta)]
     trail_settings = next((w for w in wants if w is not None), None)
     trails = find_trails(exposure, trail_settings) if trail_settings is not None else []
+    found = run_finders(exposure, detector_meta)
+    found = run_finders(exposure, classifier_meta, found) | found
     t1 = time.perf_counter()
     tiles = classify_exposure(exposure, model=classifier, meta=classifier_meta, threshold=settings.threshold,
-                              trails=trails if wants[0] is not None else False)
+                              trails=trails if wants[0] is not None else False, found=found)
     t2 = time.perf_counter()
     artifacts = detect_boxes(exposure, model=detector, meta=detector_meta, threshold=settings.threshold,
-                             trails=trails if wants[1] is not None else False)
+                             trails=trails if wants[1] is not None else False, found=found)
     t3 = time.perf_counter()
-    seconds["trails"], seconds["classify"], seconds["detect"] = t1 - t0, t2 - t1, t3 - t2
+    seconds["finders"], seconds["classify"], seconds["detect"] = t1 - t0, t2 - t1, t3 - t2
     return ImageResult(exposure.name, exposure.shape, list(artifacts), np.asarray(tiles.grid),
                        np.asarray(tiles.scores, dtype=float), seconds, trails=list(trails or []))
 

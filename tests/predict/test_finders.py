@@ -1,7 +1,5 @@
 """The straight-trail and cosmic-ray finders on small simulated images with known truth."""
 
-from dataclasses import asdict
-
 import numpy as np
 import pytest
 import torch
@@ -10,9 +8,8 @@ from spacejunk import NoArtifactsWarning
 from spacejunk.categories import CATEGORIES
 from spacejunk.evaluate.coco import box_iou
 from spacejunk.models.detector import SegmentationDetector
-from spacejunk.predict.cosmic_rays import CosmicRaySettings
-from spacejunk.predict.cross_talk import CrossTalkSettings
 from spacejunk.predict.detector import detect_exposure
+from spacejunk.predict.finders import FINDERS, default_finder_settings
 from spacejunk.predict.cosmic_rays import find_cosmic_rays
 from spacejunk.predict.cross_talk import find_cross_talk
 from spacejunk.predict.trails import (TrailSettings, find_trails, radon_significance, trail_mask,
@@ -124,18 +121,18 @@ class _Blind(SegmentationDetector):
 
 
 def test_detector_checkpoint_finders_report_their_categories():
-    """A checkpoint asking for the finders reports their cosmic rays and cross-talk."""
+    """A checkpoint asking for the finders reports their cosmic rays and cross-talk (and no dark
+    halo where there is none)."""
     image = simulate_image(seed=5, shape=SHAPE, artifacts=["cosmic-ray", "cross-talk"])
     meta = {"bands": list(image.exposure.bands), "classes": list(CATEGORIES), "threshold": 0.5,
-            "views": [{"bin": 8, "tile": None, "overlap": 0}],
-            "cosmic_rays": asdict(CosmicRaySettings()), "cross_talk": asdict(CrossTalkSettings())}
+            "views": [{"bin": 8, "tile": None, "overlap": 0}], **default_finder_settings()}
     model = _Blind(n_bands=3, base_channels=2, depth=1).eval()
     found = detect_exposure(image.exposure, model=model, meta=meta, trails=False)
     assert sorted(a.category for a in found) == sorted(a.category for a in image.artifacts)
     iou = box_iou(_boxes(found), _boxes(image.artifacts))
     assert (iou.max(axis=0) >= 0.5).all()
     # without the finders in its checkpoint, the same network reports nothing
-    plain = {k: v for k, v in meta.items() if k not in ("cosmic_rays", "cross_talk")}
+    plain = {k: v for k, v in meta.items() if k not in FINDERS}
     with pytest.warns(NoArtifactsWarning):
         assert detect_exposure(image.exposure, model=model, meta=plain, trails=False) == []
 

@@ -266,7 +266,7 @@ def evaluate_classifier(data: str | os.PathLike, *, model=None, meta: dict | Non
         and ``per_image``.
     """
     from ..predict.classifier import _check_model_meta, arrange_bands, score_tiles
-    from ..predict.trails import record_tile_scores, settings_from_meta
+    from ..predict.finders import record_finder_scores
     from ..preprocess import tile_fractions, tile_grid
     from ..train.datasets import Normalisation, iter_image_folder
 
@@ -282,16 +282,14 @@ def evaluate_classifier(data: str | os.PathLike, *, model=None, meta: dict | Non
     seconds = []
     per_image = []
     normalisation = Normalisation.from_dict(meta.get("normalisation"))
-    trail_settings = settings_from_meta(meta)
     for rec in iter_image_folder(data, bands=read_bands, labels=labels, normalisation=normalisation,
                                  context_bin=None, quiet=quiet):
         grid = tile_grid(rec.shape, tile=tile, overlap=overlap)
         t0 = time.perf_counter()
         image, present, context, _ = arrange_bands(rec.image, rec.bands, meta)
         s = score_tiles(model, image, present, grid, context=context)
-        if trail_settings is not None:
-            t_s = record_tile_scores(rec, rec.bands, grid, min_fraction=min_fraction, settings=trail_settings)
-            s = s if t_s is None else np.maximum(s, t_s)
+        found = record_finder_scores(rec, rec.bands, grid, meta, min_fraction=min_fraction)
+        s = s if found is None else np.maximum(s, found)
         seconds.append(time.perf_counter() - t0)
         f = tile_fractions(rec.mask, grid)
         for cat, bit in CATEGORY_BITS.items():

@@ -21,6 +21,7 @@ from ..io.exposure import Exposure
 from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess import bin_image, tile_grid
 from ..train.datasets import Normalisation
+from .finders import box_tile_scores, run_finders
 from .trails import TrailSettings, find_trails, settings_from_meta, trail_tile_scores
 
 __all__ = ["TileScores", "classify_exposure", "load_default_classifier", "model_inputs", "arrange_bands", "score_tiles",
@@ -200,7 +201,8 @@ def score_tiles(model: nn.Module, image: np.ndarray, present: np.ndarray, grid: 
 
 
 def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, meta: dict | None = None,
-                      threshold: float | None = None, overlap: int = 0, trails=None) -> TileScores:
+                      threshold: float | None = None, overlap: int = 0, trails=None,
+                      found: dict | None = None) -> TileScores:
     """Probability that each tile of an exposure holds an artifact.
 
     Parameters
@@ -221,6 +223,10 @@ def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, met
         Straight trails of the image (:func:`spacejunk.predict.trails.find_trails`), or
         False for none; default: found here when the model asks for them
         (``meta["trails"]``). A tile a trail covers scores at least the trail's score.
+    found : dict of str to list of Artifact, optional
+        What the other finders the model asks for (``meta["cross_talk"]``,
+        ``meta["dark_halos"]``, ...; :mod:`spacejunk.predict.finders`) found, by key; those
+        missing are run here. A tile an artifact's box covers scores at least its score.
 
     Returns
     -------
@@ -253,12 +259,14 @@ def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, met
     grid = tile_grid(exposure.shape, tile=tile, overlap=overlap)
     image, present, context, used = model_inputs(exposure, meta)
     scores = score_tiles(model, image, present, grid, context=context)
+    min_fraction = float(meta.get("min_fraction", 0.01))
     trail_settings = settings_from_meta(meta)
     if trails is None and trail_settings is not None:
         trails = find_trails(exposure.select(used), trail_settings)
     if trails:
         min_sigma = (trail_settings or TrailSettings()).min_sigma
-        scores = np.maximum(scores, trail_tile_scores(trails, grid, exposure.shape,
-                                                      min_fraction=float(meta.get("min_fraction", 0.01)),
+        scores = np.maximum(scores, trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction,
                                                       min_sigma=min_sigma))
+    for artifacts in run_finders(exposure.select(used), meta, found).values():
+        scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
     return TileScores(grid=grid, scores=scores, threshold=float(threshold), bands=used)

@@ -19,8 +19,7 @@ from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess.normalise import bin_image
 from ..preprocess.tiling import tile_fractions, tile_grid
 from ..stitch import merge_boxes
-from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
-from .cross_talk import CrossTalkSettings, find_cross_talk
+from .finders import FINDERS, run_finders
 from .trails import TrailSettings, find_trails, settings_from_meta, trail_mask, trails_to_artifacts
 
 __all__ = ["DEFAULT_DETECTOR", "load_detector", "load_default_detector", "detect_array", "detect_exposure"]
@@ -235,11 +234,6 @@ def detect_array(
 #: network's noise (a galaxy, a star's halo), not a ghost.
 MIN_SIDE_PX: dict[str, float] = {"ghost": 128.0}
 
-#: Finders a checkpoint can ask for (``meta[key]`` holds their settings): each reports its
-#: category in place of the network's.
-_FINDERS = (("cosmic_rays", "cosmic-ray", find_cosmic_rays, CosmicRaySettings),
-            ("cross_talk", "cross-talk", find_cross_talk, CrossTalkSettings))
-
 #: DESDM mask bits of pixels DESDM has already dealt with (bad pixels, saturated cores and
 #: their bleed trails, which DESDM sets to the sky): a detection lying on them is not news.
 FLAGGED_BITS = DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["TRAIL"]
@@ -289,6 +283,7 @@ def detect_exposure(
     threshold: float | None = None,
     batch_size: int = 2,
     trails=None,
+    found: dict[str, list[Artifact]] | None = None,
 ) -> list[Artifact]:
     """Artifacts in one image, with the shipped detector by default.
 
@@ -309,9 +304,11 @@ def detect_exposure(
         Straight trails of the image (:func:`spacejunk.predict.trails.find_trails`), or
         False for none; default: found here when the model asks for them
         (``meta["trails"]``). They are reported as satellites, in place of the network's.
-        Likewise, a model with ``meta["cosmic_rays"]`` reports the cosmic rays DESDM did
-        not flag from :func:`spacejunk.predict.cosmic_rays.find_cosmic_rays`, and one with
-        ``meta["cross_talk"]`` the cross-talk of :func:`spacejunk.predict.cross_talk.find_cross_talk`.
+    found : dict of str to list of Artifact, optional
+        What the other finders the model asks for (:data:`spacejunk.predict.finders.FINDERS`:
+        ``meta["cosmic_rays"]``, ``meta["cross_talk"]``, ``meta["dark_halos"]``) found,
+        by key; those missing are run here. Each is reported in place of the network's
+        artifacts of its category.
 
     Returns
     -------
@@ -344,9 +341,8 @@ def detect_exposure(
         found = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
         # the network's regions lying on a trail are pieces of it under another name
         arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), found, "satellite", threshold)
-    for key, category, finder, config in _FINDERS:
-        if meta.get(key) is not None:
-            arts = _in_place_of(arts, finder(exposure, config(**meta[key])), category, threshold)
+    for key, found_here in run_finders(exposure, meta, found).items():
+        arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
     if not arts:
         warnings.warn(f"no artifact found in {exposure.name}", NoArtifactsWarning, stacklevel=2)
     return arts

@@ -409,21 +409,6 @@ def trail_tile_scores(trails: list[Trail], grid: np.ndarray, shape: tuple[int, i
     return out
 
 
-def record_tile_scores(record, bands, grid: np.ndarray, *, min_fraction: float,
-                       settings: TrailSettings) -> np.ndarray | None:
-    """:func:`trail_tile_scores` of an image of a data folder (a :class:`~spacejunk.train.datasets.ImageRecord`,
-    which holds normalised bands only: the image is read again from its files, in ``bands``).
-    None for an image without files."""
-    from ..io.exposure import find_images, read_exposure
-
-    if record.path is None:
-        return None
-    exposure = read_exposure(find_images(record.path.parent)[record.name])
-    exposure = exposure.select([b for b in bands if b in exposure.bands])
-    return trail_tile_scores(find_trails(exposure, settings), grid, exposure.shape, min_fraction=min_fraction,
-                             min_sigma=settings.min_sigma)
-
-
 def settings_from_meta(meta: dict) -> TrailSettings | None:
     """The trail settings a checkpoint asks for (``meta["trails"]``), or None when it uses none."""
     cfg = meta.get("trails")

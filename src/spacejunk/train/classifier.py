@@ -34,7 +34,8 @@ from ..categories import CATEGORY_BITS
 from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
-from ..predict.trails import TrailSettings, record_tile_scores
+from ..predict.finders import FINDERS, default_finder_settings, record_finder_scores
+from ..predict.trails import TrailSettings
 from ..preprocess import bin_image, tile_fractions
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
@@ -67,6 +68,10 @@ AUGMENTATIONS: dict[str, dict] = {
 #: them keep all their bands.
 ONE_BAND_CATEGORIES = ("satellite", "airplane", "cosmic-ray")
 ONE_BAND_BITS = sum(CATEGORY_BITS[c] for c in ONE_BAND_CATEGORIES)
+
+#: Finders whose artifacts raise the classifier's tile scores by default (the cosmic-ray
+#: finder's add more false tiles than true ones on validation images).
+CLASSIFIER_FINDERS: tuple[str, ...] = ("cross_talk", "dark_halos")
 
 #: Learning-rate schedules: ``onecycle`` (10% warm-up from a tenth of the peak, cosine
 #: annealing to a thousandth, as torch's OneCycleLR) or ``cosine`` (5% linear warm-up,
@@ -136,6 +141,10 @@ class ClassifierTrainSettings:
         Straight trails found by the Radon transform (:mod:`spacejunk.predict.trails`)
         raise the scores of the tiles they cross, at validation and (recorded in the
         checkpoint) at inference; the threshold is chosen with them.
+    finders : tuple of str
+        Other finders (keys of :data:`spacejunk.predict.finders.FINDERS`) whose artifacts
+        raise the scores of the tiles they cover, likewise (default cross-talk and dark
+        halos; the cosmic-ray finder adds more false tiles than it finds on validation).
     time_limit_min : float or None
         Stop training after this many minutes (counted from the start, data loading
         included); the learning-rate schedule then follows the clock.
@@ -176,6 +185,7 @@ class ClassifierTrainSettings:
     val_fraction: float = 0.2
     target_recall: float = 0.95
     trails: bool = True
+    finders: tuple[str, ...] = CLASSIFIER_FINDERS
     time_limit_min: float | None = None
     seed: int = 0
     threads: int = 2
@@ -202,6 +212,9 @@ class ClassifierTrainSettings:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.crop_margin < 0 or self.patience < 0 or self.lr <= 0 or self.aux_weight < 0:
             raise ValueError("crop_margin, patience and aux_weight must be >= 0 and lr > 0")
+        unknown = [k for k in self.finders if k not in FINDERS]
+        if unknown:
+            raise ValueError(f"unknown finders {unknown}; known: {', '.join(FINDERS)}")
         if self.threads > 2:
             log.warning("threads=%d: the shared machines have 2 cores", self.threads)
 
@@ -270,6 +283,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--no-context", action="store_true", help="no whole-image context branch (ablation)")
     p.add_argument("--no-trails", action="store_true",
                    help="do not add the straight-trail finder's tiles to the network's (ablation)")
+    p.add_argument("--finders", default=",".join(d.finders),
+                   help=f"other finders whose tiles are added to the network's, among {', '.join(FINDERS)}; "
+                        "'' for none (default %(default)s)")
     p.add_argument("--context-bin", type=int, default=d.context_bin,
                    help=f"binning of the whole-image context (default {d.context_bin})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
@@ -306,7 +322,8 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
             crop_margin=args.crop_margin,
             widths=_ints(args.widths, "--widths", 4), blocks=_ints(args.blocks, "--blocks", 3),
             context=not args.no_context, context_bin=args.context_bin, val_fraction=args.val_fraction,
-            target_recall=args.target_recall, trails=not args.no_trails, time_limit_min=args.time_limit,
+            target_recall=args.target_recall, trails=not args.no_trails,
+            finders=tuple(k.strip() for k in args.finders.split(",") if k.strip()), time_limit_min=args.time_limit,
             seed=args.seed, threads=args.threads,
             quiet=getattr(args, "quiet", False))
     except ValueError as err:
@@ -332,7 +349,7 @@ class _Image:
     origins: np.ndarray        # (m, 2) int: candidate (y0, x0)
     fractions: np.ndarray      # (m,) covered fraction of each candidate
     one_band: np.ndarray | None = None  # (ny / 32, nx / 32) bool: cells holding a one-band artifact
-    trail_scores: np.ndarray | None = None  # (n_tiles,) trail score of each validation tile (tile_grid order)
+    finder_scores: np.ndarray | None = None  # (n_tiles,) finders' score of each validation tile (tile_grid order)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -591,14 +608,21 @@ def _photometric(x: torch.Tensor, c: torch.Tensor | None, a: dict, rng: np.rando
 
 
 # --------------------------------------------------------------------------- validation
-def _add_trail_scores(images: list[_Image], records: Sequence[ImageRecord], bands: tuple[str, ...],
-                      settings: ClassifierTrainSettings) -> None:
-    """Find the straight trails of each validation image once."""
+def _finder_meta(settings: ClassifierTrainSettings) -> dict:
+    """The finders' part of the checkpoint's metadata."""
+    return {"trails": asdict(TrailSettings()) if settings.trails else None,
+            **default_finder_settings(settings.finders)}
+
+
+def _add_finder_scores(images: list[_Image], records: Sequence[ImageRecord], bands: tuple[str, ...],
+                       settings: ClassifierTrainSettings) -> None:
+    """Run the finders on each validation image once."""
     from ..preprocess import tile_grid
 
+    finders = _finder_meta(settings)
     for im, rec in zip(images, records):
-        im.trail_scores = record_tile_scores(rec, bands, tile_grid(im.shape, tile=settings.tile),
-                                             min_fraction=settings.min_fraction, settings=TrailSettings())
+        im.finder_scores = record_finder_scores(rec, bands, tile_grid(im.shape, tile=settings.tile), finders,
+                                                min_fraction=settings.min_fraction)
 
 
 def _validate(model, images: list[_Image], meta: dict, settings: ClassifierTrainSettings) -> dict:
@@ -611,8 +635,8 @@ def _validate(model, images: list[_Image], meta: dict, settings: ClassifierTrain
         grid = tile_grid(im.shape, tile=settings.tile)
         image = im.image.astype(np.float32)
         s = score_tiles(model, image, im.present, grid, context=im.context)
-        if im.trail_scores is not None:
-            s = np.maximum(s, im.trail_scores)
+        if im.finder_scores is not None:
+            s = np.maximum(s, im.finder_scores)
         f = tile_fractions(im.covered, grid)
         labels.append((f >= settings.min_fraction) & (f > 0))
         scores.append(s)
@@ -765,8 +789,8 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
     settings = replace(settings, bands=bands)
     train_images = [_to_slots(r, bands, settings, keep_mask=False) for r in train_records]
     val_images = [_to_slots(r, bands, settings, keep_mask=False) for r in val_records]
-    if settings.trails:
-        _add_trail_scores(val_images, val_records, bands, settings)
+    if settings.trails or settings.finders:
+        _add_finder_scores(val_images, val_records, bands, settings)
     del train_records, val_records
 
     config = _model_config(settings, bands)
@@ -786,7 +810,7 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
             "min_fraction": settings.min_fraction, "normalisation": normalisation.as_dict(),
             "context": settings.context, "context_bin": settings.context_bin if settings.context else None,
             "threshold": 0.5, "target_recall": settings.target_recall,
-            "trails": asdict(TrailSettings()) if settings.trails else None,
+            **_finder_meta(settings),
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()},
             "data": {"train": [im.name for im in train_images], "val": [im.name for im in val_images]}}
 

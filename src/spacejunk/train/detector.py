@@ -26,8 +26,7 @@ from tqdm import tqdm
 from .._errors import InputError
 from ..categories import CATEGORIES, CATEGORY_BITS
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
-from ..predict.cosmic_rays import CosmicRaySettings
-from ..predict.cross_talk import CrossTalkSettings
+from ..predict.finders import default_finder_settings
 from ..predict.trails import TrailSettings
 from ..preprocess.normalise import bin_image
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
@@ -119,6 +118,9 @@ class DetectorTrainSettings:
     cross_talk : bool
         Report mirrored copies of saturated stars (:mod:`spacejunk.predict.cross_talk`) as
         cross-talk in place of the network's (recorded in the checkpoint).
+    dark_halos : bool
+        Report dark regions centred on bright stars (:mod:`spacejunk.predict.dark_halos`) as
+        dark halos in place of the network's (recorded in the checkpoint).
     quiet : bool
         No progress bar.
     """
@@ -150,6 +152,7 @@ class DetectorTrainSettings:
     trails: bool = True
     cosmic_rays: bool = True
     cross_talk: bool = True
+    dark_halos: bool = True
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -204,6 +207,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="report the network's cosmic rays, not the sharp-source finder's (ablation)")
     p.add_argument("--no-cross-talk", action="store_true",
                    help="report the network's cross-talk, not the mirrored-copy finder's (ablation)")
+    p.add_argument("--no-dark-halos", action="store_true",
+                   help="report the network's dark halos, not the finder's (ablation)")
     return p
 
 
@@ -226,7 +231,7 @@ def settings_from_args(args: argparse.Namespace) -> DetectorTrainSettings:
             global_fraction=args.global_fraction, augment=args.augment, threshold=args.threshold,
             time_limit_min=args.time_limit, seed=args.seed, threads=args.threads, init=args.init,
             trails=not args.no_trails, cosmic_rays=not args.no_cosmic_rays,
-            cross_talk=not args.no_cross_talk, quiet=getattr(args, "quiet", False))
+            cross_talk=not args.no_cross_talk, dark_halos=not args.no_dark_halos, quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
 
@@ -423,8 +428,7 @@ def _meta(settings: DetectorTrainSettings, band_order, history, seconds, steps, 
             "tile": settings.tile, "overlap": settings.overlap, "views": views,
             "normalisation": NORMALISATION.as_dict(), "task": "detector", "recipe": recipe,
             "trails": asdict(TrailSettings()) if settings.trails else None,
-            "cosmic_rays": asdict(CosmicRaySettings()) if settings.cosmic_rays else None,
-            "cross_talk": asdict(CrossTalkSettings()) if settings.cross_talk else None,
+            **{key: (cfg if getattr(settings, key) else None) for key, cfg in default_finder_settings().items()},
             "history": history, "train_seconds": round(seconds, 1), "steps": steps, "n_train_images": n_images}
 
 

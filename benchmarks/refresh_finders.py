@@ -1,0 +1,74 @@
+"""Record the current finders' settings in a checkpoint, without retraining its network.
+
+A checkpoint asks for the finders by its metadata (``meta["trails"]``, ``meta["dark_halos"]``,
+...; :mod:`spacejunk.predict.finders`). When a finder is added or its defaults change, this
+brings a trained checkpoint up to date:
+
+- a detector gets every finder (:func:`make_detector_weights._add_finders`);
+- a classifier gets the trails and the finders ``spacejunk train classifier`` records by
+  default (``CLASSIFIER_FINDERS``), and, with ``--val``, its threshold chosen again on those
+  validation images for its target recall, the finders included (as training does).
+
+    python benchmarks/refresh_finders.py src/spacejunk/weights/detector.pt
+    python benchmarks/refresh_finders.py src/spacejunk/weights/classifier.pt --val work/classifier-default/val
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_detector_weights import _add_finders  # noqa: E402
+
+from spacejunk.predict.finders import default_finder_settings  # noqa: E402
+from spacejunk.predict.trails import TrailSettings  # noqa: E402
+from spacejunk.train.classifier import CLASSIFIER_FINDERS  # noqa: E402
+
+
+def refresh_classifier(path: Path, val: Path | None) -> dict:
+    """Set the classifier's finders (and threshold, with ``val``); returns the new metadata."""
+    from spacejunk.evaluate.classifier import evaluate_classifier
+    from spacejunk.models.registry import load_checkpoint
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    meta = state["meta"]
+    meta["trails"] = asdict(TrailSettings())
+    for key, cfg in default_finder_settings().items():
+        meta[key] = cfg if key in CLASSIFIER_FINDERS else None
+    if val is not None:
+        model, _ = load_checkpoint(path)
+        ev = evaluate_classifier(val, model=model, meta=meta, target_recall=float(meta.get("target_recall", 0.95)))
+        meta["threshold"] = float(ev.metrics["threshold_for_target_recall"])
+        meta.setdefault("metrics", {})["val_finders"] = {
+            k: ev.metrics[k] for k in ("average_precision", "roc_auc", "precision_at_target_recall",
+                                       "threshold_for_target_recall", "n_tiles", "n_positive")}
+    torch.save(state, path)
+    return meta
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--val", type=Path, help="validation images to choose a classifier's threshold on again")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    task = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["meta"].get("task")
+    if task == "detector":
+        _add_finders(args.checkpoint)
+        print(f"{args.checkpoint}: detector finders recorded")
+    elif task == "classifier":
+        meta = refresh_classifier(args.checkpoint, args.val)
+        print(f"{args.checkpoint}: classifier finders recorded, threshold {meta['threshold']:.4f}")
+    else:
+        p.error(f"{args.checkpoint} is a {task!r} checkpoint")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

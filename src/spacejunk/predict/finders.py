@@ -1,0 +1,103 @@
+"""The finders a checkpoint can ask for, and what they give the tile classifier.
+
+A *finder* looks for one kind of artifact from its physics, not from training: cosmic
+rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`) and dark
+halos (:mod:`.dark_halos`); straight trails (:mod:`.trails`) have their own module, as
+their pixels (not only their box) matter. A checkpoint asks for a finder by a key of its
+metadata holding the finder's settings (``meta["dark_halos"] = {...}``); the detector
+reports what a finder finds in place of the network's artifacts of that category, and
+the classifier scores each tile at least as high as the finders' artifacts covering it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Callable
+
+import numpy as np
+
+from ..io.artifact import Artifact
+from ..io.exposure import Exposure
+from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
+from .cross_talk import CrossTalkSettings, find_cross_talk
+from .dark_halos import DarkHaloSettings, find_dark_halos
+
+__all__ = ["FINDERS", "finder_keys", "default_finder_settings", "run_finders", "box_tile_scores",
+           "record_finder_scores"]
+
+#: Metadata key -> (category reported, finder, its settings class).
+FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
+    "cosmic_rays": ("cosmic-ray", find_cosmic_rays, CosmicRaySettings),
+    "cross_talk": ("cross-talk", find_cross_talk, CrossTalkSettings),
+    "dark_halos": ("dark-halo", find_dark_halos, DarkHaloSettings),
+}
+
+
+def finder_keys(meta: dict) -> list[str]:
+    """The finders ``meta`` asks for (keys of :data:`FINDERS` it holds settings for)."""
+    return [key for key in FINDERS if meta.get(key) not in (None, False)]
+
+
+def default_finder_settings(keys=None) -> dict[str, dict]:
+    """``{key: default settings}`` for a checkpoint's metadata (all finders by default)."""
+    return {key: asdict(FINDERS[key][2]()) for key in (FINDERS if keys is None else keys)}
+
+
+def run_finders(exposure: Exposure, meta: dict, found: dict[str, list[Artifact]] | None = None
+                ) -> dict[str, list[Artifact]]:
+    """``{key: artifacts}`` of every finder ``meta`` asks for; those already in ``found`` are
+    not run again (the pipeline runs them once for both models)."""
+    out = {}
+    for key in finder_keys(meta):
+        if found is not None and key in found:
+            out[key] = found[key]
+            continue
+        _, finder, config = FINDERS[key]
+        cfg = meta[key]
+        out[key] = finder(exposure, config(**(cfg if isinstance(cfg, dict) else {})))
+    return out
+
+
+def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction: float) -> np.ndarray:
+    """Score of each tile ``(x0, y0, x1, y1)`` of ``grid`` from the artifact boxes covering it.
+
+    A box covers a tile when their overlap is at least ``min_fraction`` of the tile or half
+    of the box (a cosmic ray is smaller than ``min_fraction`` of a tile); the tile scores the
+    best such artifact's score, 0 without one.
+    """
+    grid = np.asarray(grid, np.float64).reshape(-1, 4)
+    out = np.zeros(len(grid), np.float32)
+    if not artifacts:
+        return out
+    area = (grid[:, 2] - grid[:, 0]) * (grid[:, 3] - grid[:, 1])
+    for a in artifacts:
+        w = np.clip(np.minimum(grid[:, 2], a.xmax) - np.maximum(grid[:, 0], a.xmin), 0, None)
+        h = np.clip(np.minimum(grid[:, 3], a.ymax) - np.maximum(grid[:, 1], a.ymin), 0, None)
+        overlap = w * h
+        box_area = max((a.xmax - a.xmin) * (a.ymax - a.ymin), 1e-9)
+        hit = (overlap > 0) & ((overlap >= min_fraction * area) | (overlap >= 0.5 * box_area))
+        out[hit] = np.maximum(out[hit], np.float32(a.score))
+    return out
+
+
+def record_finder_scores(record, bands, grid: np.ndarray, meta: dict, *, min_fraction: float
+                         ) -> np.ndarray | None:
+    """The tile scores the finders (trails included) that ``meta`` asks for give the tiles of
+    an image of a data folder (a :class:`~spacejunk.train.datasets.ImageRecord`, which holds
+    normalised bands only: the image is read again from its files, in ``bands``). None for an
+    image without files or a ``meta`` asking for no finder."""
+    from ..io.exposure import find_images, read_exposure
+    from .trails import find_trails, settings_from_meta, trail_tile_scores
+
+    trail_settings = settings_from_meta(meta)
+    if record.path is None or (trail_settings is None and not finder_keys(meta)):
+        return None
+    exposure = read_exposure(find_images(record.path.parent)[record.name])
+    exposure = exposure.select([b for b in bands if b in exposure.bands])
+    scores = np.zeros(len(np.asarray(grid).reshape(-1, 4)), np.float32)
+    if trail_settings is not None:
+        scores = trail_tile_scores(find_trails(exposure, trail_settings), grid, exposure.shape,
+                                   min_fraction=min_fraction, min_sigma=trail_settings.min_sigma)
+    for artifacts in run_finders(exposure, meta).values():
+        scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
+    return scores

@@ -1,0 +1,83 @@
+"""The dark-halo finder and the finders' registry, on small simulated images with known truth."""
+
+import numpy as np
+import pytest
+
+from spacejunk.evaluate.coco import box_iou
+from spacejunk.io import Artifact
+from spacejunk.predict.dark_halos import DarkHaloSettings, find_dark_halos, sky_residual
+from spacejunk.predict.finders import (FINDERS, box_tile_scores, default_finder_settings, finder_keys,
+                                       run_finders)
+from spacejunk.simulate import simulate_image
+
+SHAPE = (1024, 512)
+
+
+def _boxes(items):
+    return np.array([[a.xmin, a.ymin, a.xmax, a.ymax] for a in items], float).reshape(-1, 4)
+
+
+@pytest.fixture(scope="module")
+def halo_image():
+    return simulate_image(seed=3, shape=SHAPE, artifacts=["dark-halo"])
+
+
+def test_dark_halo_found_and_boxed(halo_image):
+    truth = [a for a in halo_image.artifacts if a.category == "dark-halo"]
+    found = find_dark_halos(halo_image.exposure)
+    assert len(truth) == 1 and len(found) == 1
+    assert found[0].category == "dark-halo" and 0.5 < found[0].score < 1
+    assert box_iou(_boxes(found), _boxes(truth))[0, 0] > 0.8
+
+
+def test_no_dark_halo_without_one(halo_image):
+    # the same sky, stars and saturated stars, without the halo
+    clean = simulate_image(seed=3, shape=SHAPE, artifacts=[])
+    assert find_dark_halos(clean.exposure) == []
+    # and the residual sky of the halo's image is deepest inside the truth box
+    z = sky_residual(halo_image.exposure)
+    b = DarkHaloSettings().bin
+    y, x = np.unravel_index(np.argmin(z), z.shape)
+    t = [a for a in halo_image.artifacts if a.category == "dark-halo"][0]
+    assert t.xmin <= (x + 0.5) * b <= t.xmax and t.ymin <= (y + 0.5) * b <= t.ymax
+    assert z.min() < -10 and np.median(z) == pytest.approx(0, abs=0.5)
+
+
+def test_a_dark_patch_without_a_star_is_not_a_halo(halo_image):
+    # a star of at least 1e9 sky sigma exists nowhere: the same dark region is left alone
+    assert find_dark_halos(halo_image.exposure, DarkHaloSettings(min_star_sigma=1e9)) == []
+
+
+def test_box_tile_scores_cover_by_fraction_or_by_half_the_box():
+    grid = np.array([[0, 0, 200, 200], [200, 0, 400, 200], [400, 0, 600, 200]])
+    big = Artifact("x", 250, 100, 70, 190, 50, 310, 150, 0.9, "dark-halo")    # 10x100 px on tile 0, 100x100 on tile 1
+    small = Artifact("x", 402, 10, 3, 398, 8, 406, 12, 0.6, "cosmic-ray")     # 8x4 px, half on tile 1, half on tile 2
+    scores = box_tile_scores([big, small], grid, min_fraction=0.05)
+    # tile 0: 1000 px = 2.5 % of it, under min_fraction, and not half the box
+    assert scores.tolist() == pytest.approx([0.0, 0.9, 0.6])
+    assert box_tile_scores([], grid, min_fraction=0.05).tolist() == [0, 0, 0]
+
+
+def test_run_finders_runs_what_meta_asks_and_reuses_what_is_found(halo_image):
+    meta = {"dark_halos": default_finder_settings(["dark_halos"])["dark_halos"], "cross_talk": None}
+    assert finder_keys(meta) == ["dark_halos"]
+    found = run_finders(halo_image.exposure, meta)
+    assert list(found) == ["dark_halos"] and len(found["dark_halos"]) == 1
+    marker = [Artifact("x", 1, 1, 1, 0, 0, 2, 2, 0.7, "dark-halo")]
+    assert run_finders(halo_image.exposure, meta, {"dark_halos": marker})["dark_halos"] is marker
+    assert set(default_finder_settings()) == set(FINDERS)
+
+
+def test_classifier_tiles_under_a_found_halo_score_at_least_its_score(halo_image):
+    from spacejunk.predict.classifier import classify_exposure, load_default_classifier
+
+    model, meta = load_default_classifier()
+    meta = {**meta, **default_finder_settings(["dark_halos"])}
+    exposure = halo_image.exposure
+    plain = classify_exposure(exposure, trails=False, found={"dark_halos": []}, model=model, meta=meta)
+    halo = Artifact(exposure.name, 250, 300, 100, 200, 200, 400, 400, 0.97, "dark-halo")
+    boosted = classify_exposure(exposure, trails=False, found={"dark_halos": [halo]}, model=model, meta=meta)
+    covered = box_tile_scores([halo], plain.grid, min_fraction=0.01) > 0
+    assert 1 <= covered.sum() < len(covered)
+    assert np.all(boosted.scores[covered] >= 0.97 - 1e-6)
+    assert np.allclose(boosted.scores[~covered], plain.scores[~covered])
