@@ -19,6 +19,7 @@ from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess.normalise import bin_image
 from ..preprocess.tiling import tile_fractions, tile_grid
 from ..stitch import merge_boxes
+from .edge_bleeds import relabel_edge_bleeds
 from .finders import FINDERS, run_finders
 from .trails import TrailSettings, find_trails, settings_from_meta, trail_mask, trails_to_artifacts
 
@@ -331,7 +332,7 @@ def detect_exposure(
     image = Normalisation.from_dict(meta.get("normalisation")).apply(exposure)
     arts = detect_array(image, bands=exposure.bands, model=model, meta=meta, threshold=threshold,
                         name=exposure.name, batch_size=batch_size)
-    arts = drop_flagged(arts, exposure)
+    arts = relabel_edge_bleeds(drop_flagged(arts, exposure), exposure)
     arts = [a for a in arts if max(a.xmax - a.xmin, a.ymax - a.ymin) >= MIN_SIDE_PX.get(a.category, 0)]
     trail_settings = settings_from_meta(meta)
     if trails is None and trail_settings is not None:
