@@ -231,3 +231,19 @@ def test_non_finite_pixels_are_masked_with_a_warning(tmp_path, layers, write_fit
     assert exp.msk[0, 3, 4] == 16
     good = np.isfinite(sci)
     np.testing.assert_array_equal(exp.sci[0][good], sci[good])
+
+
+def test_sky_noise_is_that_of_sky_and_noise_and_kept_through_select():
+    from spacejunk.preprocess.normalise import sky_and_noise
+
+    rng = np.random.default_rng(4)
+    sci = (np.array([100.0, 50.0])[:, None, None] + rng.normal(0, [[[3.0]], [[7.0]]], (2, 64, 48))).astype(np.float32)
+    msk = np.zeros(sci.shape, np.int32)
+    msk[1, :10] = 1  # flagged rows left out
+    sci[1, :10] = 1e6
+    exp = Exposure("x", ("g", "r"), sci, msk, np.ones_like(sci))
+    sky, noise = exp.sky_noise(1)
+    assert (sky, noise) == pytest.approx(tuple(float(v) for v in sky_and_noise(sci[1], mask=msk[1])))
+    assert sky == pytest.approx(50, abs=1) and noise == pytest.approx(7, rel=0.1)
+    assert exp.select(["r"])._sky_noise == {"r": (sky, noise)}  # remembered, per band name
+    assert exp.select(["g"]).sky_noise(0)[0] == pytest.approx(100, abs=1)

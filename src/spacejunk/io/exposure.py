@@ -53,6 +53,8 @@ class Exposure:
     wgt: np.ndarray
     headers: tuple[fits.Header, ...] = field(default=())
     paths: tuple[Path, ...] = field(default=())
+    #: band -> (sky, noise) of :meth:`sky_noise`, computed once (the layers are not changed)
+    _sky_noise: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.bands)
@@ -79,10 +81,21 @@ class Exposure:
         except ValueError:
             raise ValueError(f"Exposure {self.name!r} has no band {band!r}; it has {', '.join(self.bands)}") from None
 
+    def sky_noise(self, b: int) -> tuple[float, float]:
+        """Robust sky level and noise of layer ``b`` (:func:`spacejunk.preprocess.sky_and_noise`,
+        flagged pixels left out), computed on first use and remembered: every finder asks."""
+        band = self.bands[b]
+        if band not in self._sky_noise:
+            from ..preprocess.normalise import sky_and_noise
+
+            sky, noise = sky_and_noise(self.sci[b], mask=self.msk[b])
+            self._sky_noise[band] = (float(sky), float(noise))
+        return self._sky_noise[band]
+
     def select(self, bands) -> "Exposure":
         """A new Exposure with only ``bands`` (in that order)."""
         idx = [self.band_index(b) for b in bands]
-        return Exposure(
+        out = Exposure(
             name=self.name,
             bands=tuple(self.bands[i] for i in idx),
             sci=self.sci[idx],
@@ -91,6 +104,8 @@ class Exposure:
             headers=tuple(self.headers[i] for i in idx) if self.headers else (),
             paths=tuple(self.paths[i] for i in idx) if self.paths else (),
         )
+        out._sky_noise.update({b: v for b, v in self._sky_noise.items() if b in out.bands})
+        return out
 
     @property
     def combined_mask(self) -> np.ndarray:

@@ -261,12 +261,13 @@ def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, met
     scores = score_tiles(model, image, present, grid, context=context)
     min_fraction = float(meta.get("min_fraction", 0.01))
     trail_settings = settings_from_meta(meta)
+    bands_used = exposure.select(used)  # one Exposure for every finder: it remembers each band's sky
     if trails is None and trail_settings is not None:
-        trails = find_trails(exposure.select(used), trail_settings)
+        trails = find_trails(bands_used, trail_settings)
     if trails:
         min_sigma = (trail_settings or TrailSettings()).min_sigma
         scores = np.maximum(scores, trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction,
                                                       min_sigma=min_sigma))
-    for artifacts in run_finders(exposure.select(used), meta, found).values():
+    for artifacts in run_finders(bands_used, meta, found).values():
         scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
     return TileScores(grid=grid, scores=scores, threshold=float(threshold), bands=used)

@@ -30,7 +30,6 @@ from scipy import ndimage
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from ..preprocess.normalise import sky_and_noise
 
 __all__ = ["CrossTalkSettings", "find_cross_talk"]
 
@@ -59,7 +58,7 @@ def find_cross_talk(exposure: Exposure, settings: CrossTalkSettings | None = Non
         sat = (msk & sat_bit) != 0
         if not sat.any():
             continue
-        sky, noise = sky_and_noise(sci, mask=msk)
+        sky, noise = exposure.sky_noise(b)
         noise = float(noise) if noise > 0 else 1.0
         labels, n = ndimage.label(sat, structure=np.ones((3, 3), bool))
         for k, sl in enumerate(ndimage.find_objects(labels), start=1):

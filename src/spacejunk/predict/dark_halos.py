@@ -34,7 +34,7 @@ from scipy import ndimage
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from ..preprocess.normalise import noise_units, sky_and_noise
+from ..preprocess.normalise import noise_units
 
 __all__ = ["DarkHaloSettings", "find_dark_halos", "sky_residual"]
 
@@ -144,7 +144,7 @@ def _centred_on_star(exposure: Exposure, region: np.ndarray, origin: tuple[int, 
            min((cols.max() + origin[1] + 1) * bin_, nx), min((rows.max() + origin[0] + 1) * bin_, ny))
     x0, y0, x1, y1 = (int(v) for v in box)
     for b in range(len(exposure.bands)):
-        sky, noise = sky_and_noise(exposure.sci[b], mask=exposure.msk[b])
+        sky, noise = exposure.sky_noise(b)
         level = float(sky) + s.min_star_sigma * float(noise if noise > 0 else 1.0)
         stars, n = ndimage.label(exposure.sci[b][y0:y1, x0:x1] >= level)
         if n == 0:

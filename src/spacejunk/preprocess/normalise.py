@@ -313,7 +313,7 @@ def noise_units(exposure, band: int, *, ignored_bits: int) -> tuple[np.ndarray, 
         Pixels with a bit of ``ignored_bits`` in ``MSK`` or zero weight: what finders skip.
     """
     sci, msk = exposure.sci[band], exposure.msk[band]
-    sky, noise = sky_and_noise(sci, mask=msk)
+    sky, noise = exposure.sky_noise(band)
     values = (sci - np.float32(sky)) / np.float32(noise if noise > 0 else 1.0)
     ignored = (msk & ignored_bits) != 0
     if exposure.wgt is not None:
