@@ -1,4 +1,4 @@
-"""How the finders (trails, cosmic rays, cross-talk) do on development images, never the test ones.
+"""How the finders (trails, cosmic rays, cross-talk, dark halos) do on development images, never the test ones.
 
 One command (about 5 minutes on two cores, most of it simulation)::
 
@@ -28,8 +28,7 @@ from make_detector_weights import _simulate  # noqa: E402
 from spacejunk.evaluate.coco import box_iou  # noqa: E402
 from spacejunk.io import read_artifacts, read_exposure  # noqa: E402
 from spacejunk.io.exposure import find_images  # noqa: E402
-from spacejunk.predict.cosmic_rays import find_cosmic_rays  # noqa: E402
-from spacejunk.predict.cross_talk import find_cross_talk  # noqa: E402
+from spacejunk.predict.finders import FINDERS as REGION_FINDERS  # noqa: E402
 from spacejunk.predict.trails import TrailSettings, find_trails, trails_to_artifacts  # noqa: E402
 from spacejunk.simulate import image_name, image_seed  # noqa: E402
 
@@ -43,8 +42,7 @@ def _trail_artifacts(exposure):
 #: finder name -> (function of an Exposure returning artifacts, truth categories it looks for)
 FINDERS = {
     "trails": (_trail_artifacts, ("satellite", "airplane")),
-    "cosmic_rays": (find_cosmic_rays, ("cosmic-ray",)),
-    "cross_talk": (find_cross_talk, ("cross-talk",)),
+    **{key: (finder, (category,)) for key, (category, finder, _) in REGION_FINDERS.items()},
 }
 
 
