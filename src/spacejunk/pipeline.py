@@ -102,8 +102,8 @@ class ImageResult:
     seconds : dict
         Time spent per stage.
     trails : list of Trail
-        The straight trails behind the ``satellite`` artifacts (their pixels, not their
-        boxes, go into the mask).
+        The straight trails behind the ``satellite`` and ``airplane`` artifacts (their
+        pixels, not their boxes, go into the mask).
     """
 
     name: str
@@ -116,21 +116,22 @@ class ImageResult:
 
     def mask(self) -> np.ndarray:
         """The ``<image>_mask.fits`` layer: each artifact's box, and a trail's own pixels for a
-        satellite found by the trail finder (its box would cover most of a CCD)."""
+        satellite or an airplane found by the trail finder (its box would cover most of a CCD)."""
         from .categories import CATEGORY_BITS
         from .predict.trails import trail_mask
         from .stitch import artifacts_to_mask
 
-        def key(box):
-            return tuple(round(float(v), 3) for v in box)
+        def key(box, category):
+            return tuple(round(float(v), 3) for v in box) + (category,)
 
-        satellites = {key((a.xmin, a.ymin, a.xmax, a.ymax)) for a in self.artifacts if a.category == "satellite"}
-        kept = [t for t in self.trails if key(t.box(self.shape)) in satellites]
-        drawn = {key(t.box(self.shape)) for t in kept}
-        mask = artifacts_to_mask([a for a in self.artifacts if a.category != "satellite"
-                                  or key((a.xmin, a.ymin, a.xmax, a.ymax)) not in drawn], self.shape)
-        if kept:
-            mask[trail_mask(kept, self.shape)] |= CATEGORY_BITS["satellite"]
+        lines = {key((a.xmin, a.ymin, a.xmax, a.ymax), a.category) for a in self.artifacts
+                 if a.category in ("satellite", "airplane")}
+        kept = [t for t in self.trails if key(t.box(self.shape), t.category) in lines]
+        drawn = {key(t.box(self.shape), t.category) for t in kept}
+        mask = artifacts_to_mask([a for a in self.artifacts
+                                  if key((a.xmin, a.ymin, a.xmax, a.ymax), a.category) not in drawn], self.shape)
+        for t in kept:
+            mask[trail_mask([t], self.shape)] |= CATEGORY_BITS[t.category]
         return mask
 
 

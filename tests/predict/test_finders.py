@@ -51,6 +51,7 @@ def test_finds_a_satellite_trail_and_boxes_it(satellite_image):
     assert len(truth) == 1 and len(trails) >= 1
     arts = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=settings.min_sigma)
     assert arts[0].category == "satellite" and 0.5 < arts[0].score < 1
+    assert trails[0].dark_fraction < 0.2  # lit along its length
     assert box_iou(_boxes(arts[:1]), _boxes(truth))[0, 0] > 0.7
     # the trail's pixels: most of the truth footprint, little else
     found = trail_mask(trails[:1], exposure.shape)
@@ -63,6 +64,21 @@ def test_finds_a_satellite_trail_and_boxes_it(satellite_image):
     crossed = np.array([(found[y0:y1, x0:x1].mean() >= 0.01) for x0, y0, x1, y1 in grid])
     assert np.all(scores[crossed] == pytest.approx(arts[0].score, abs=1e-6))
     assert np.all(scores[~crossed] == 0)
+
+
+def test_a_dashed_trail_is_an_airplane():
+    # blinking wing-tip lights: the trail is dark over most of its length
+    image = simulate_image(seed=8, shape=SHAPE, artifacts=["airplane"], artifact_scale=3.0)
+    truth = [a for a in image.artifacts if a.category == "airplane"]
+    settings = TrailSettings(min_length_px=200)
+    trails = find_trails(image.exposure, settings)
+    assert len(truth) == 1 and trails
+    assert all(t.category == "airplane" and t.dark_fraction >= settings.dashed_fraction for t in trails)
+    arts = trails_to_artifacts(trails, name="x", shape=SHAPE, min_sigma=settings.min_sigma)
+    assert {a.category for a in arts} == {"airplane"}
+    assert box_iou(_boxes(arts[:1]), _boxes(truth))[0, 0] > 0.5
+    # a broad dashed line is the patchy edge of something else, and is dropped
+    assert find_trails(image.exposure, TrailSettings(min_length_px=200, max_dashed_width_px=5)) == []
 
 
 def test_no_trail_in_a_clean_ccd():

@@ -253,13 +253,14 @@ def _off_mask(artifacts: list[Artifact], mask: np.ndarray, max_fraction: float =
     return [a for a, f in zip(artifacts, fractions) if f < max_fraction]
 
 
-def _in_place_of(artifacts: list[Artifact], found: list[Artifact], category: str,
+def _in_place_of(artifacts: list[Artifact], found: list[Artifact], categories: str | tuple[str, ...],
                  threshold: float | None) -> list[Artifact]:
-    """``artifacts`` with those of ``category`` replaced by a finder's (``found``, at least
+    """``artifacts`` with those of ``categories`` replaced by a finder's (``found``, at least
     ``threshold`` when given), best scores first."""
+    categories = (categories,) if isinstance(categories, str) else tuple(categories)
     if threshold is not None:
         found = [a for a in found if a.score >= threshold]
-    return sorted([a for a in artifacts if a.category != category] + found, key=lambda a: -a.score)
+    return sorted([a for a in artifacts if a.category not in categories] + found, key=lambda a: -a.score)
 
 
 def drop_flagged(artifacts: list[Artifact], exposure: Exposure, *, bits: int = FLAGGED_BITS,
@@ -304,7 +305,8 @@ def detect_exposure(
     trails : list of Trail or False, optional
         Straight trails of the image (:func:`spacejunk.predict.trails.find_trails`), or
         False for none; default: found here when the model asks for them
-        (``meta["trails"]``). They are reported as satellites, in place of the network's.
+        (``meta["trails"]``). They are reported as satellites (airplanes when dashed), in
+        place of the network's satellites and airplanes.
     found : dict of str to list of Artifact, optional
         What the other finders the model asks for (:data:`spacejunk.predict.finders.FINDERS`:
         ``meta["cosmic_rays"]``, ``meta["cross_talk"]``, ``meta["dark_halos"]``) found,
@@ -341,7 +343,8 @@ def detect_exposure(
         min_sigma = (trail_settings or TrailSettings()).min_sigma
         found = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
         # the network's regions lying on a trail are pieces of it under another name
-        arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), found, "satellite", threshold)
+        arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), found, ("satellite", "airplane"),
+                            threshold)
     for key, found_here in run_finders(exposure, meta, found).items():
         arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
     if not arts:

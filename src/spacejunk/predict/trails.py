@@ -40,7 +40,7 @@ from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
 
 __all__ = ["TrailSettings", "Trail", "radon_significance", "empirical_significance", "find_trails",
-           "trails_to_artifacts", "trail_mask", "trail_tile_scores", "record_tile_scores", "settings_from_meta"]
+           "trails_to_artifacts", "trail_mask", "trail_tile_scores", "settings_from_meta"]
 
 #: DESDM bits whose pixels are set to the sky before lines are looked for.
 IGNORED_BITS = (DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["INTERP"] | DESDM_BITS["BADAMP"]
@@ -79,6 +79,13 @@ class TrailSettings:
     max_width_px : float
         Widest cross-section (full-resolution pixels) of a trail; broader lines are edges
         of ghosts or arcs.
+    dashed_fraction : float
+        A trail whose kept stretch is dark (under a quarter of its bright level, in 10-px
+        steps) over at least this share of its length is *dashed*: an airplane's blinking
+        lights when it is narrow, the patchy edge of a ghost or an arc when it is wider
+        than ``max_dashed_width_px``, which is dropped.
+    max_dashed_width_px : float
+        Widest dashed trail kept.
     duplicate_deg, duplicate_px : float
         A weaker line within ``duplicate_deg`` of a stronger one and on average within
         ``duplicate_px`` of it (in any band) is the same trail (a side lobe, or its copy
@@ -96,13 +103,17 @@ class TrailSettings:
     axis_tolerance_deg: float = 2.0
     max_width_px: float = 50.0
     min_lit_fraction: float = 0.7
+    dashed_fraction: float = 0.5
+    max_dashed_width_px: float = 20.0
     duplicate_deg: float = 8.0
     duplicate_px: float = 150.0
 
 
 @dataclass(frozen=True)
 class Trail:
-    """One trail found in one band: a segment ``(x0, y0)``-``(x1, y1)`` of full width ``width``."""
+    """One trail found in one band: a segment ``(x0, y0)``-``(x1, y1)`` of full width ``width``;
+    ``dark_fraction`` is the share of its length under a quarter of its bright level, and
+    ``category`` ``"airplane"`` for a dashed trail (blinking lights), else ``"satellite"``."""
 
     band: str
     x0: float
@@ -111,6 +122,8 @@ class Trail:
     y1: float
     width: float
     significance: float
+    dark_fraction: float = 0.0
+    category: str = "satellite"
 
     def box(self, shape: tuple[int, int]) -> tuple[float, float, float, float]:
         """Bounding box (xmin, ymin, xmax, ymax) of the trail's pixels, clipped to ``shape``."""
@@ -249,7 +262,7 @@ def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSetting
 def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, half_strip: int = 40
             ) -> tuple[float, float, float, float, float] | None:
     """Offset, width and ends of a line at full resolution: (rho, width, t0, t1, length inside the
-    image) or None."""
+    image, dark fraction of the kept stretch) or None."""
     ny, nx = band.shape
     cx, cy = (nx - 1) / 2, (ny - 1) / 2
     ux, uy = math.cos(theta), math.sin(theta)
@@ -300,7 +313,11 @@ def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, 
             best, best_lo, best_hi = run, run_lo, i
     t0 = float(t[0]) if best_lo == 0 else float(t[best_lo * chunk])
     t1 = float(t[-1]) if best_hi == n_chunks - 1 else float(t[min((best_hi + 1) * chunk, len(t)) - 1])
-    return rho, width, t0, t1, float(t[-1] - t[0])
+    # Dashes: the share of the kept stretch (10-px steps) under a quarter of its bright level
+    kept = ndimage.uniform_filter1d(on[best_lo * chunk:(best_hi + 1) * chunk], 5)
+    bright = float(np.percentile(kept, 90)) if kept.size else 0.0
+    dark = float(np.mean(kept < 0.25 * bright)) if bright > 0 else 0.0
+    return rho, width, t0, t1, float(t[-1] - t[0]), dark
 
 
 def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> list[Trail]:
@@ -332,11 +349,15 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
             refined = _refine(bands[b], theta, rho_px, s)
             if refined is None:
                 continue
-            rho, width, t0, t1, inside = refined
+            rho, width, t0, t1, inside, dark = refined
             if t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside):
                 continue  # the signal stops short: an elongated source or an edge, not a trail
+            dashed = dark >= s.dashed_fraction
+            if dashed and width > s.max_dashed_width_px:
+                continue  # broad and patchy: the edge of a ghost, an arc or a spray
             px, py = cx + rho * (-uy), cy + rho * ux
-            trails.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value))
+            trails.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value,
+                                dark, "airplane" if dashed else "satellite"))
     return _merge_bands(trails, s)
 
 
@@ -361,15 +382,16 @@ def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
 
 
 def trails_to_artifacts(trails: list[Trail], *, name: str, shape: tuple[int, int], min_sigma: float,
-                        category: str = "satellite") -> list[Artifact]:
-    """Artifacts (boxes) of ``trails``, scored by :meth:`Trail.score`."""
+                        category: str | None = None) -> list[Artifact]:
+    """Artifacts (boxes) of ``trails``, scored by :meth:`Trail.score`, of each trail's category
+    (``satellite`` or ``airplane``) unless ``category`` is given."""
     out = []
     for tr in trails:
         x0, y0, x1, y1 = tr.box(shape)
         if x1 <= x0 or y1 <= y0:
             continue
         out.append(Artifact(name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                            x0, y0, x1, y1, float(tr.score(min_sigma)), category))
+                            x0, y0, x1, y1, float(tr.score(min_sigma)), category or tr.category))
     return out
 
 
