@@ -46,7 +46,7 @@ class EdgeBleedSettings:
     smooth_px: int = 15
     min_rows: int = 3
     #: categories reported by finders, which are left as they are
-    keep: tuple[str, ...] = ("satellite", "cosmic-ray", "cross-talk", "dark-halo")
+    keep: tuple[str, ...] = ("satellite", "airplane", "cosmic-ray", "cross-talk", "dark-halo")
 
 
 def _depth(exposure: Exposure, x0: int, x1: int, top: bool, limit: int, s: EdgeBleedSettings, cache: dict) -> int:
