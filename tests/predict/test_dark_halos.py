@@ -81,3 +81,20 @@ def test_classifier_tiles_under_a_found_halo_score_at_least_its_score(halo_image
     assert 1 <= covered.sum() < len(covered)
     assert np.all(boosted.scores[covered] >= 0.97 - 1e-6)
     assert np.allclose(boosted.scores[~covered], plain.scores[~covered])
+
+
+def test_the_pipeline_runs_each_finder_once_for_both_models(monkeypatch):
+    """What the pipeline found is handed to both models, trails or not (a trail once made
+    the detector run the other finders again)."""
+    from spacejunk.pipeline import detect_exposure
+
+    exposure = simulate_image(seed=11, shape=SHAPE, artifacts=["satellite"], artifact_scale=3.0).exposure
+    calls = []
+    for key, (category, finder, config) in list(FINDERS.items()):
+        def counted(exp, settings, _key=key, _finder=finder):
+            calls.append(_key)
+            return _finder(exp, settings)
+        monkeypatch.setitem(FINDERS, key, (category, counted, config))
+    result = detect_exposure(exposure)
+    assert result.trails  # the case that ran them twice
+    assert sorted(calls) == sorted(set(calls)) and "dark_halos" in calls

@@ -341,9 +341,9 @@ def detect_exposure(
         trails = find_trails(exposure, trail_settings)
     if trails:
         min_sigma = (trail_settings or TrailSettings()).min_sigma
-        found = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
+        lines = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
         # the network's regions lying on a trail are pieces of it under another name
-        arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), found, ("satellite", "airplane"),
+        arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), lines, ("satellite", "airplane"),
                             threshold)
     for key, found_here in run_finders(exposure, meta, found).items():
         arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
