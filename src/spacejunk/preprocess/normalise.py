@@ -12,6 +12,9 @@ from ..io.exposure import Exposure
 
 __all__ = ["sky_and_noise", "noise_units", "normalise", "bin_image", "STRETCHES"]
 
+#: Pixels per band that :func:`sky_and_noise` samples by default (what ``Exposure.sky_noise`` uses).
+SKY_SAMPLE: int = 1 << 19
+
 #: Names accepted by ``normalise(..., stretch=...)``; None means "linear".
 STRETCHES: tuple[str, ...] = ("linear", "asinh")
 
@@ -58,7 +61,7 @@ def sky_and_noise(
     image: np.ndarray,
     *,
     mask: np.ndarray | None = None,
-    sample: int = 1 << 19,
+    sample: int = SKY_SAMPLE,
     nsigma: float = 3.0,
     maxiters: int = 5,
 ):
@@ -163,7 +166,7 @@ def normalise(
     softening: float = 5.0,
     clip: float | tuple[float, float] | None = None,
     mask_bits: int | None = None,
-    sample: int = 1 << 19,
+    sample: int = SKY_SAMPLE,
 ) -> np.ndarray:
     """Each band in units of its own noise above its own sky, optionally asinh-compressed.
 
@@ -196,7 +199,9 @@ def normalise(
     Notes
     -----
     Sky and noise come from :func:`sky_and_noise` on the pixels with no ``msk`` bit set
-    (whatever ``mask_bits``), so an all-masked band gets sky 0 and noise 1 with a warning.
+    (whatever ``mask_bits``), so an all-masked band gets sky 0 and noise 1 with a warning;
+    with the default ``sample`` they are the exposure's own (``Exposure.sky_noise``),
+    measured once for every model and finder that reads it.
     Pixels with a bit of ``mask_bits`` set, and non-finite pixels, are set to 0 (the sky),
     so they carry no signal. Beware that DESDM flags some artifacts themselves (STREAK,
     CRAY, EDGEBLEED): pass ``mask_bits`` without those bits to keep their pixels.
@@ -212,7 +217,10 @@ def normalise(
     limits = _as_clip(clip)
     if mask_bits is not None and (isinstance(mask_bits, bool) or not isinstance(mask_bits, (int, np.integer))):
         raise TypeError(f"mask_bits must be an int or None, got {type(mask_bits).__name__}")
-    skies, noises = sky_and_noise(exposure.sci, mask=exposure.msk, sample=sample)
+    if sample == SKY_SAMPLE:  # the exposure's own, measured once for every model and finder
+        skies, noises = zip(*(exposure.sky_noise(b) for b in range(len(exposure.bands))))
+    else:
+        skies, noises = sky_and_noise(exposure.sci, mask=exposure.msk, sample=sample)
     out = np.empty(exposure.sci.shape, dtype=np.float32)
     for b in range(out.shape[0]):
         band = out[b]
