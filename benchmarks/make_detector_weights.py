@@ -114,16 +114,12 @@ def _join(parts: list[Path], out: Path) -> None:
 def _add_finders(path: Path) -> None:
     """Record the finders' settings in checkpoint ``path``: satellites, cosmic rays, cross-talk and
     dark halos come from them (:mod:`spacejunk.predict.trails`, :mod:`spacejunk.predict.finders`)."""
-    from dataclasses import asdict
-
     import torch
 
-    from spacejunk.predict.finders import default_finder_settings
-    from spacejunk.predict.trails import TrailSettings
+    from spacejunk.predict.finders import finder_meta
 
     state = torch.load(path, map_location="cpu", weights_only=False)
-    state["meta"]["trails"] = asdict(TrailSettings())
-    state["meta"].update(default_finder_settings())
+    state["meta"].update(finder_meta())
     torch.save(state, path)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -26,8 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_detector_weights import _add_finders  # noqa: E402
 
-from spacejunk.predict.finders import default_finder_settings  # noqa: E402
-from spacejunk.predict.trails import TrailSettings  # noqa: E402
+from spacejunk.predict.finders import finder_meta  # noqa: E402
 from spacejunk.train.classifier import CLASSIFIER_FINDERS  # noqa: E402
 
 
@@ -38,9 +36,7 @@ def refresh_classifier(path: Path, val: Path | None) -> dict:
 
     state = torch.load(path, map_location="cpu", weights_only=False)
     meta = state["meta"]
-    meta["trails"] = asdict(TrailSettings())
-    for key, cfg in default_finder_settings().items():
-        meta[key] = cfg if key in CLASSIFIER_FINDERS else None
+    meta.update(finder_meta(keys=CLASSIFIER_FINDERS))
     if val is not None:
         model, _ = load_checkpoint(path)
         ev = evaluate_classifier(val, model=model, meta=meta, target_recall=float(meta.get("target_recall", 0.95)))

@@ -234,7 +234,7 @@ def _outputs(out: Path, name: str, write_png: bool) -> list[Path]:
 def _write_image_outputs(exposure: Exposure, result: ImageResult, out: Path, settings: DetectSettings) -> None:
     """Write one image's outputs, each atomically; the catalog part last (it marks the image done)."""
     from .io.outputs import write_artifacts, write_mask_fits, write_regions, write_tiles
-    from .stitch import artifacts_to_mask, tiles_to_score_map
+    from .stitch import tiles_to_score_map
 
     name = result.name
     write_mask_fits(out / f"{name}_mask.fits", result.mask())

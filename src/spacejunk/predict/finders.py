@@ -22,7 +22,7 @@ from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
 from .cross_talk import CrossTalkSettings, find_cross_talk
 from .dark_halos import DarkHaloSettings, find_dark_halos
 
-__all__ = ["FINDERS", "finder_keys", "default_finder_settings", "run_finders", "box_tile_scores",
+__all__ = ["FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "box_tile_scores",
            "record_finder_scores"]
 
 #: Metadata key -> (category reported, finder, its settings class).
@@ -41,6 +41,16 @@ def finder_keys(meta: dict) -> list[str]:
 def default_finder_settings(keys=None) -> dict[str, dict]:
     """``{key: default settings}`` for a checkpoint's metadata (all finders by default)."""
     return {key: asdict(FINDERS[key][2]()) for key in (FINDERS if keys is None else keys)}
+
+
+def finder_meta(*, trails: bool = True, keys=None) -> dict:
+    """The finders' part of a checkpoint's metadata: ``meta["trails"]`` and one entry per
+    finder of :data:`FINDERS`, the default settings of those asked for (``keys``, all by
+    default) and None for the others (a checkpoint updated with it forgets old ones)."""
+    from .trails import TrailSettings
+
+    asked = default_finder_settings(keys)
+    return {"trails": asdict(TrailSettings()) if trails else None, **{key: asked.get(key) for key in FINDERS}}
 
 
 def run_finders(exposure: Exposure, meta: dict, found: dict[str, list[Artifact]] | None = None

@@ -34,8 +34,7 @@ from ..categories import CATEGORY_BITS
 from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
-from ..predict.finders import FINDERS, default_finder_settings, record_finder_scores
-from ..predict.trails import TrailSettings
+from ..predict.finders import FINDERS, finder_meta, record_finder_scores
 from ..preprocess import bin_image, tile_fractions
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
@@ -608,18 +607,12 @@ def _photometric(x: torch.Tensor, c: torch.Tensor | None, a: dict, rng: np.rando
 
 
 # --------------------------------------------------------------------------- validation
-def _finder_meta(settings: ClassifierTrainSettings) -> dict:
-    """The finders' part of the checkpoint's metadata."""
-    return {"trails": asdict(TrailSettings()) if settings.trails else None,
-            **default_finder_settings(settings.finders)}
-
-
 def _add_finder_scores(images: list[_Image], records: Sequence[ImageRecord], bands: tuple[str, ...],
                        settings: ClassifierTrainSettings) -> None:
     """Run the finders on each validation image once."""
     from ..preprocess import tile_grid
 
-    finders = _finder_meta(settings)
+    finders = finder_meta(trails=settings.trails, keys=settings.finders)
     for im, rec in zip(images, records):
         im.finder_scores = record_finder_scores(rec, bands, tile_grid(im.shape, tile=settings.tile), finders,
                                                 min_fraction=settings.min_fraction)
@@ -810,7 +803,7 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
             "min_fraction": settings.min_fraction, "normalisation": normalisation.as_dict(),
             "context": settings.context, "context_bin": settings.context_bin if settings.context else None,
             "threshold": 0.5, "target_recall": settings.target_recall,
-            **_finder_meta(settings),
+            **finder_meta(trails=settings.trails, keys=settings.finders),
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()},
             "data": {"train": [im.name for im in train_images], "val": [im.name for im in val_images]}}
 

@@ -26,8 +26,7 @@ from tqdm import tqdm
 from .._errors import InputError
 from ..categories import CATEGORIES, CATEGORY_BITS
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
-from ..predict.finders import default_finder_settings
-from ..predict.trails import TrailSettings
+from ..predict.finders import FINDERS, finder_meta
 from ..preprocess.normalise import bin_image
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
@@ -427,8 +426,7 @@ def _meta(settings: DetectorTrainSettings, band_order, history, seconds, steps, 
     return {"bands": list(band_order), "classes": list(CATEGORIES), "threshold": settings.threshold,
             "tile": settings.tile, "overlap": settings.overlap, "views": views,
             "normalisation": NORMALISATION.as_dict(), "task": "detector", "recipe": recipe,
-            "trails": asdict(TrailSettings()) if settings.trails else None,
-            **{key: (cfg if getattr(settings, key) else None) for key, cfg in default_finder_settings().items()},
+            **finder_meta(trails=settings.trails, keys=[key for key in FINDERS if getattr(settings, key)]),
             "history": history, "train_seconds": round(seconds, 1), "steps": steps, "n_train_images": n_images}
 
 
