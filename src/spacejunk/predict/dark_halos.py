@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..categories import DESDM_BITS
+from ..evaluate.coco import box_iou
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import noise_units
@@ -122,39 +123,28 @@ def sky_residual(exposure: Exposure, settings: DarkHaloSettings | None = None) -
     return smooth / (scatter if scatter > 0 else 1.0)
 
 
-def _box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _centred_on_star(exposure: Exposure, region: np.ndarray, origin: tuple[int, int], s: DarkHaloSettings) -> bool:
-    """Whether a star of at least ``min_star_sigma`` in the region's box is its centre: the
-    circle about the star reaching the region's farthest block, clipped to the CCD, covers
-    about the same box as the region (``min_centred_iou``); a halo cut by the CCD's edge
-    passes, a dark patch that merely holds a star does not."""
+def _centred_on_star(exposure: Exposure, bx: np.ndarray, by: np.ndarray, box: tuple[int, int, int, int],
+                     s: DarkHaloSettings) -> bool:
+    """Whether a star of at least ``min_star_sigma`` in ``box`` (the region's, pixels) is the
+    region's centre: the circle about the star reaching the region's farthest block (centres
+    ``bx``, ``by``, pixels), clipped to the CCD, covers about the same box as the region
+    (``min_centred_iou``); a halo cut by the CCD's edge passes, a dark patch that merely
+    holds a star does not."""
     ny, nx = exposure.shape
-    bin_ = s.bin
-    rows, cols = np.nonzero(region)
-    by = (rows + origin[0] + 0.5) * bin_
-    bx = (cols + origin[1] + 0.5) * bin_
-    box = ((cols.min() + origin[1]) * bin_, (rows.min() + origin[0]) * bin_,
-           min((cols.max() + origin[1] + 1) * bin_, nx), min((rows.max() + origin[0] + 1) * bin_, ny))
-    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = box
     for b in range(len(exposure.bands)):
         sky, noise = exposure.sky_noise(b)
         level = float(sky) + s.min_star_sigma * float(noise if noise > 0 else 1.0)
         stars, n = ndimage.label(exposure.sci[b][y0:y1, x0:x1] >= level)
         if n == 0:
             continue
-        for sy, sx in ndimage.center_of_mass(np.ones((y1 - y0, x1 - x0)), stars, range(1, n + 1)):
-            sx, sy = sx + x0, sy + y0
-            reach = float(np.sqrt((bx - sx) ** 2 + (by - sy) ** 2).max()) + bin_ / 2
-            circle = (max(sx - reach, 0.0), max(sy - reach, 0.0), min(sx + reach, nx), min(sy + reach, ny))
-            if _box_iou(circle, box) >= s.min_centred_iou:
-                return True
+        centres = np.array(ndimage.center_of_mass(np.ones((y1 - y0, x1 - x0)), stars, range(1, n + 1)))
+        sy, sx = centres[:, 0] + y0, centres[:, 1] + x0
+        reach = np.sqrt((bx[None] - sx[:, None]) ** 2 + (by[None] - sy[:, None]) ** 2).max(axis=1) + s.bin / 2
+        circles = np.stack([np.maximum(sx - reach, 0.0), np.maximum(sy - reach, 0.0),
+                            np.minimum(sx + reach, nx), np.minimum(sy + reach, ny)], axis=1)
+        if (box_iou(circles, [box])[:, 0] >= s.min_centred_iou).any():
+            return True
     return False
 
 
@@ -184,12 +174,12 @@ def find_dark_halos(exposure: Exposure, settings: DarkHaloSettings | None = None
             continue
         # the halo's extent: where it is at least ``extent_fraction`` of its depth
         region &= z[sl] <= s.extent_fraction * float(z[sl][region].min())
-        if not _centred_on_star(exposure, region, (sl[0].start, sl[1].start), s):
-            continue
         rows, cols = np.nonzero(region)
-        x0, y0 = (sl[1].start + int(cols.min())) * s.bin, (sl[0].start + int(rows.min())) * s.bin
-        x1 = min((sl[1].start + int(cols.max()) + 1) * s.bin, nx)
-        y1 = min((sl[0].start + int(rows.max()) + 1) * s.bin, ny)
+        rows, cols = rows + sl[0].start, cols + sl[1].start
+        x0, y0 = int(cols.min()) * s.bin, int(rows.min()) * s.bin
+        x1, y1 = min((int(cols.max()) + 1) * s.bin, nx), min((int(rows.max()) + 1) * s.bin, ny)
+        if not _centred_on_star(exposure, (cols + 0.5) * s.bin, (rows + 0.5) * s.bin, (x0, y0, x1, y1), s):
+            continue
         out.append(Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
                             float(x0), float(y0), float(x1), float(y1),
                             significance / (significance + s.min_significance), "dark-halo"))
