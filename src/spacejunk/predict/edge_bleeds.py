@@ -109,7 +109,6 @@ def relabel_edge_bleeds(artifacts: list[Artifact], exposure: Exposure,
     if not artifacts or exposure.msk is None:
         return list(artifacts)
     ny, nx = exposure.shape
-    bleed = np.bitwise_or.reduce(exposure.msk, axis=0) & BLEED_BITS != 0
     cache: dict = {}
     out = []
     for a in artifacts:
@@ -119,8 +118,8 @@ def relabel_edge_bleeds(artifacts: list[Artifact], exposure: Exposure,
                 or a.ymax - a.ymin > s.max_height_px):
             out.append(a)
             continue
-        edge_rows = bleed[ny - s.reach:ny, x0:x1] if top else bleed[:s.reach, x0:x1]
-        if not edge_rows.any():
+        edge_rows = exposure.msk[:, ny - s.reach:, x0:x1] if top else exposure.msk[:, :s.reach, x0:x1]
+        if not (edge_rows & BLEED_BITS).any():
             out.append(a)
             continue
         limit = max(int(round(a.ymax - a.ymin)), 1)
