@@ -21,8 +21,7 @@ from ..io.exposure import Exposure
 from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess import bin_image, tile_grid
 from ..train.datasets import Normalisation
-from .finders import box_tile_scores, run_finders
-from .trails import TrailSettings, find_trails, settings_from_meta, trail_tile_scores
+from .finders import finder_tile_scores
 
 __all__ = ["TileScores", "classify_exposure", "load_default_classifier", "model_inputs", "arrange_bands", "score_tiles",
            "DEFAULT_WEIGHTS"]
@@ -259,15 +258,6 @@ def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, met
     grid = tile_grid(exposure.shape, tile=tile, overlap=overlap)
     image, present, context, used = model_inputs(exposure, meta)
     scores = score_tiles(model, image, present, grid, context=context)
-    min_fraction = float(meta.get("min_fraction", 0.01))
-    trail_settings = settings_from_meta(meta)
-    bands_used = exposure.select(used)  # one Exposure for every finder: it remembers each band's sky
-    if trails is None and trail_settings is not None:
-        trails = find_trails(bands_used, trail_settings)
-    if trails:
-        min_sigma = (trail_settings or TrailSettings()).min_sigma
-        scores = np.maximum(scores, trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction,
-                                                      min_sigma=min_sigma))
-    for artifacts in run_finders(bands_used, meta, found).values():
-        scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
+    scores = np.maximum(scores, finder_tile_scores(exposure.select(used), grid, meta, trails=trails, found=found,
+                                                   min_fraction=float(meta.get("min_fraction", 0.01))))
     return TileScores(grid=grid, scores=scores, threshold=float(threshold), bands=used)

@@ -23,7 +23,7 @@ from .cross_talk import CrossTalkSettings, find_cross_talk
 from .dark_halos import DarkHaloSettings, find_dark_halos
 
 __all__ = ["FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "box_tile_scores",
-           "record_finder_scores"]
+           "finder_tile_scores", "record_finder_scores"]
 
 #: Metadata key -> (category reported, finder, its settings class).
 FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
@@ -90,24 +90,41 @@ def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction
     return out
 
 
+def finder_tile_scores(exposure: Exposure, grid: np.ndarray, meta: dict, *, min_fraction: float, trails=None,
+                       found: dict[str, list[Artifact]] | None = None) -> np.ndarray:
+    """The score the finders ``meta`` asks for give each tile ``(x0, y0, x1, y1)`` of ``grid``
+    (0 where none covers it): a trail's score where it covers ``min_fraction`` of the tile
+    (:func:`~spacejunk.predict.trails.trail_tile_scores`), an artifact's where its box covers
+    the tile (:func:`box_tile_scores`).
+
+    ``trails`` are the image's trails (False for none; default: found here when ``meta``
+    asks for them); ``found`` what the other finders found already (see :func:`run_finders`).
+    """
+    from .trails import TrailSettings, find_trails, settings_from_meta, trail_tile_scores
+
+    scores = np.zeros(len(np.asarray(grid).reshape(-1, 4)), np.float32)
+    trail_settings = settings_from_meta(meta)
+    if trails is None and trail_settings is not None:
+        trails = find_trails(exposure, trail_settings)
+    if trails:
+        scores = trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction,
+                                   min_sigma=(trail_settings or TrailSettings()).min_sigma)
+    for artifacts in run_finders(exposure, meta, found).values():
+        scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
+    return scores
+
+
 def record_finder_scores(record, bands, grid: np.ndarray, meta: dict, *, min_fraction: float
                          ) -> np.ndarray | None:
-    """The tile scores the finders (trails included) that ``meta`` asks for give the tiles of
-    an image of a data folder (a :class:`~spacejunk.train.datasets.ImageRecord`, which holds
-    normalised bands only: the image is read again from its files, in ``bands``). None for an
-    image without files or a ``meta`` asking for no finder."""
+    """:func:`finder_tile_scores` of an image of a data folder (a
+    :class:`~spacejunk.train.datasets.ImageRecord`, which holds normalised bands only: the
+    image is read again from its files, in ``bands``). None for an image without files or a
+    ``meta`` asking for no finder."""
     from ..io.exposure import find_images, read_exposure
-    from .trails import find_trails, settings_from_meta, trail_tile_scores
+    from .trails import settings_from_meta
 
-    trail_settings = settings_from_meta(meta)
-    if record.path is None or (trail_settings is None and not finder_keys(meta)):
+    if record.path is None or (settings_from_meta(meta) is None and not finder_keys(meta)):
         return None
     exposure = read_exposure(find_images(record.path.parent)[record.name])
     exposure = exposure.select([b for b in bands if b in exposure.bands])
-    scores = np.zeros(len(np.asarray(grid).reshape(-1, 4)), np.float32)
-    if trail_settings is not None:
-        scores = trail_tile_scores(find_trails(exposure, trail_settings), grid, exposure.shape,
-                                   min_fraction=min_fraction, min_sigma=trail_settings.min_sigma)
-    for artifacts in run_finders(exposure, meta).values():
-        scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
-    return scores
+    return finder_tile_scores(exposure, grid, meta, min_fraction=min_fraction)
