@@ -233,7 +233,7 @@ def test_non_finite_pixels_are_masked_with_a_warning(tmp_path, layers, write_fit
     np.testing.assert_array_equal(exp.sci[0][good], sci[good])
 
 
-def test_sky_noise_is_that_of_sky_and_noise_and_kept_through_select():
+def test_sky_noise_is_that_of_sky_and_noise_and_shared_through_select():
     from spacejunk.preprocess.normalise import sky_and_noise
 
     rng = np.random.default_rng(4)
@@ -247,3 +247,4 @@ def test_sky_noise_is_that_of_sky_and_noise_and_kept_through_select():
     assert sky == pytest.approx(50, abs=1) and noise == pytest.approx(7, rel=0.1)
     assert exp.select(["r"])._sky_noise == {"r": (sky, noise)}  # remembered, per band name
     assert exp.select(["g"]).sky_noise(0)[0] == pytest.approx(100, abs=1)
+    assert set(exp._sky_noise) == {"g", "r"}  # what a selection measured, its parent knows

@@ -53,7 +53,8 @@ class Exposure:
     wgt: np.ndarray
     headers: tuple[fits.Header, ...] = field(default=())
     paths: tuple[Path, ...] = field(default=())
-    #: band -> (sky, noise) of :meth:`sky_noise`, computed once (the layers are not changed)
+    #: band -> (sky, noise) of :meth:`sky_noise`, computed once (the layers are not changed);
+    #: shared with the exposures :meth:`select` makes of it
     _sky_noise: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,7 +105,8 @@ class Exposure:
             headers=tuple(self.headers[i] for i in idx) if self.headers else (),
             paths=tuple(self.paths[i] for i in idx) if self.paths else (),
         )
-        out._sky_noise.update({b: v for b, v in self._sky_noise.items() if b in out.bands})
+        # the same pixels per band: a selection and its parent share what they measure of them
+        object.__setattr__(out, "_sky_noise", self._sky_noise)
         return out
 
     @property
