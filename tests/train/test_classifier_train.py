@@ -283,3 +283,50 @@ def test_band_dropout_spares_windows_with_one_band_artifacts(tmp_path):
             batch = _augment({**raw, "present": raw["present"].copy()}, "physics", rng, Normalisation(), 16)
             dropped += int((batch["present"] == 0).any(dim=1).sum())
         assert (dropped == 0) if expect_kept else (dropped > 0)
+
+
+def _two_category_image(tmp_path):
+    """A 1000 x 900 image with one large ghost (many tiles) and one small brush stroke (one tile)."""
+    from spacejunk.categories import CATEGORY_BITS
+    from spacejunk.train.datasets import ImageRecord
+
+    mask = np.zeros((1000, 900), np.int32)
+    mask[0:800, 0:600] = CATEGORY_BITS["ghost"]
+    mask[900:960, 800:860] = CATEGORY_BITS["brush-strokes"]
+    image = np.random.default_rng(0).standard_normal((3, 1000, 900)).astype(np.float16)
+    return ImageRecord("two", ("g", "r", "i"), image, mask)
+
+
+def test_category_sampling_draws_rare_categories_more_often(tmp_path):
+    from spacejunk.categories import CATEGORY_BITS
+
+    counts = {}
+    for positives in ("tile", "category"):
+        settings = _settings(tmp_path, lattice=20, positives=positives)
+        im = _to_slots(_two_category_image(tmp_path), ("g", "r", "i"), settings, keep_mask=False)
+        brush = (im.categories & CATEGORY_BITS["brush-strokes"]) != 0
+        ghost = (im.categories & CATEGORY_BITS["ghost"]) != 0
+        # the categories of each candidate tile follow the mask: brush tiles lie around (830, 930)
+        assert brush.any() and ghost.sum() > 20 * brush.sum()
+        assert (np.abs(im.origins[brush] + 100 - [930, 830]) <= 130).all()
+        sampler = _TileSampler([im], settings, np.random.default_rng(0))
+        rows = np.array([sampler._positive(np.random.default_rng(k)) for k in range(400)])
+        counts[positives] = brush[sampler.pos[rows, 1]].mean()
+    # square-root balance: p(brush) = sqrt(n_brush) / (sqrt(n_brush) + sqrt(n_ghost))
+    n_b, n_g = brush.sum(), ghost.sum()
+    expected = np.sqrt(n_b) / (np.sqrt(n_b) + np.sqrt(n_g))
+    assert counts["tile"] < 0.05 and abs(counts["category"] - expected) < 0.06
+    assert counts["category"] > 3 * max(counts["tile"], 0.01)
+
+
+def test_ema_weights_are_validated_and_saved(records, tmp_path):
+    settings = _settings(tmp_path, epochs=2, steps_per_epoch=3, seed=1, ema=0.5)
+    result = train_classifier(settings, train_records=records[:2], val_records=records[2:])
+    assert result.meta["settings"]["ema"] == 0.5
+    model, _ = load_checkpoint(result.path)
+    state = result.model.state_dict()
+    for k, v in model.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, state[k], atol=2e-3, rtol=2e-3)
+    with pytest.raises(ValueError, match="ema"):
+        _settings(tmp_path, ema=1.0)

@@ -41,6 +41,7 @@ from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image
 __all__ = [
     "AUGMENTATIONS",
     "SCHEDULES",
+    "POSITIVE_SAMPLING",
     "ClassifierTrainSettings",
     "TrainedClassifier",
     "build_parser",
@@ -78,6 +79,13 @@ CLASSIFIER_FINDERS: tuple[str, ...] = ("cross_talk", "dark_halos")
 #: would end the run before its last step, so that a budgeted run still anneals.
 SCHEDULES: tuple[str, ...] = ("onecycle", "cosine")
 
+#: How the windows centred on an artifact choose it: ``tile`` draws a positive tile at
+#: random (large ghosts, thousands of tiles, then fill most windows); ``category`` first
+#: draws a category with probability proportional to the square root of its number of
+#: positive tiles, then one of its tiles (small, rare kinds such as brush strokes and tape
+#: bumps are seen more often, ghosts still most often).
+POSITIVE_SAMPLING: tuple[str, ...] = ("tile", "category")
+
 
 @dataclass(frozen=True)
 class ClassifierTrainSettings:
@@ -113,6 +121,13 @@ class ClassifierTrainSettings:
     balance : float
         Share of the tile loss carried by positive tiles (the prototype tried 0.5 and 0.2), and
         the fraction of windows centred on a positive tile.
+    positives : str
+        How windows centred on an artifact pick it, one of :data:`POSITIVE_SAMPLING`.
+    ema : float
+        Decay of an exponential moving average of the weights (0: none). With it, the
+        average is what is validated and saved: it moves less from one epoch to the
+        next than the raw weights, so the epoch and the threshold chosen on
+        validation hang less on the last few steps.
     augment : str
         Name of an :data:`AUGMENTATIONS` preset.
     min_fraction : float
@@ -169,6 +184,8 @@ class ClassifierTrainSettings:
     schedule: str = "onecycle"
     patience: int = 8
     balance: float = 0.5
+    positives: str = "tile"
+    ema: float = 0.0
     augment: str = "physics"
     min_fraction: float = 0.01
     soft_labels: bool = False
@@ -193,6 +210,10 @@ class ClassifierTrainSettings:
     def __post_init__(self) -> None:
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation preset {self.augment!r}; known: {', '.join(AUGMENTATIONS)}")
+        if self.positives not in POSITIVE_SAMPLING:
+            raise ValueError(f"unknown positive sampling {self.positives!r}; known: {', '.join(POSITIVE_SAMPLING)}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
         for name in ("epochs", "steps_per_epoch", "batch_size", "tile", "lattice", "threads", "context_bin",
@@ -266,6 +287,12 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help=f"early stopping: epochs without improvement (default {d.patience}, 0 = never)")
     p.add_argument("--balance", type=float, default=d.balance,
                    help=f"share of the tile loss carried by positive tiles (default {d.balance})")
+    p.add_argument("--positives", default=d.positives, choices=POSITIVE_SAMPLING,
+                   help=f"how windows centred on an artifact pick it: a random positive tile, or a category "
+                        f"(square-root balanced) then one of its tiles (default {d.positives})")
+    p.add_argument("--ema", type=float, default=d.ema,
+                   help=f"decay of a moving average of the weights, validated and saved instead of them "
+                        f"(0: none; default {d.ema})")
     p.add_argument("--augment", default=d.augment, help=f"augmentation preset: {', '.join(AUGMENTATIONS)} "
                                                         f"(default {d.augment})")
     p.add_argument("--min-fraction", type=float, default=d.min_fraction,
@@ -317,6 +344,7 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
             epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
             window=args.window, lr=args.lr,
             schedule=args.schedule, patience=args.patience, balance=args.balance, augment=args.augment,
+            positives=args.positives, ema=args.ema,
             min_fraction=args.min_fraction, soft_labels=args.soft_labels, aux_weight=args.aux_weight,
             crop_margin=args.crop_margin,
             widths=_ints(args.widths, "--widths", 4), blocks=_ints(args.blocks, "--blocks", 3),
@@ -349,6 +377,7 @@ class _Image:
     fractions: np.ndarray      # (m,) covered fraction of each candidate
     one_band: np.ndarray | None = None  # (ny / 32, nx / 32) bool: cells holding a one-band artifact
     finder_scores: np.ndarray | None = None  # (n_tiles,) finders' score of each validation tile (tile_grid order)
+    categories: np.ndarray | None = None  # (m,) int: category bits covering each candidate >= min_fraction
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -382,8 +411,15 @@ def _to_slots(rec: ImageRecord, slots: tuple[str, ...], settings: ClassifierTrai
         context = bin_image(image.astype(np.float32), settings.context_bin)
         ctx_cover = bin_image(covered.astype(np.float32), 8 * settings.context_bin)
     one_band = bin_image((rec.mask & ONE_BAND_BITS) != 0, 32, func="max")
+    boxes = np.stack([x0, y0, x0 + tw, y0 + th], 1)
+    categories = np.zeros(len(fractions), np.int64)
+    bits_here = int(np.bitwise_or.reduce(rec.mask, axis=None)) if rec.mask.size else 0
+    for bit in CATEGORY_BITS.values():
+        if bits_here & bit:
+            f = tile_fractions((rec.mask & bit) != 0, boxes)
+            categories[(f >= settings.min_fraction) & (f > 0)] |= bit
     return _Image(rec.name, image, present, covered, rec.mask if keep_mask else None, context, ctx_cover,
-                  np.stack([y0, x0], 1), fractions, one_band)
+                  np.stack([y0, x0], 1), fractions, one_band, categories=categories)
 
 
 def _split(records: list[ImageRecord], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -417,8 +453,30 @@ class _TileSampler:
         self.pos = np.concatenate(idx_pos) if idx_pos else np.zeros((0, 2), int)
         if not len(self.pos):
             log.warning("no positive tile in the training images: the classifier learns only negatives")
+        # positives of each category (a tile holding two categories is in both lists)
+        self.by_category: list[np.ndarray] = []
+        self.category_p = np.zeros(0)
+        if settings.positives == "category" and len(self.pos):
+            cats = np.array([images[k].categories[j] if images[k].categories is not None else 0
+                             for k, j in self.pos], np.int64)
+            for bit in CATEGORY_BITS.values():
+                rows = np.flatnonzero(cats & bit)
+                if len(rows):
+                    self.by_category.append(rows)
+            other = np.flatnonzero(cats == 0)  # positive without a category bit (labels without categories)
+            if len(other):
+                self.by_category.append(other)
+            w = np.sqrt([len(r) for r in self.by_category])
+            self.category_p = w / w.sum()
         shapes = {im.context.shape[1:] for im in images if im.context is not None}
         self.ctx_shape = tuple(max(s[i] for s in shapes) for i in (0, 1)) if shapes else None
+
+    def _positive(self, rng: np.random.Generator) -> int:
+        """Row of :attr:`pos` to centre a window on (see :data:`POSITIVE_SAMPLING`)."""
+        if not self.by_category:
+            return int(rng.integers(len(self.pos)))
+        rows = self.by_category[int(rng.choice(len(self.by_category), p=self.category_p))]
+        return int(rows[rng.integers(len(rows))])
 
     def _window_start(self, centre: float, n: int, size: int) -> int:
         if n <= size:
@@ -457,7 +515,7 @@ class _TileSampler:
         keep_bands = np.zeros(B, bool)
         for b in range(B):
             if len(self.pos) and rng.random() < s.balance:
-                k, j = self.pos[rng.integers(len(self.pos))]
+                k, j = self.pos[self._positive(rng)]
                 im = self.images[k]
                 ty, tx = im.origins[j] + s.tile / 2 + rng.uniform(-W / 4, W / 4, 2)
             else:
@@ -793,6 +851,10 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     total = settings.epochs * settings.steps_per_epoch
     sampler = _TileSampler(train_images, settings, rng)
+    # the moving average of the weights (and of the batch-norm statistics) is what is judged and kept
+    averaged = (torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(settings.ema), use_buffers=True)
+        if settings.ema > 0 else None)
     n_pos_tiles = int(sum(((im.fractions >= settings.min_fraction) & (im.fractions > 0)).sum()
                           for im in train_images))
     log.info("training the classifier on %d images (%d val), bands %s, %d/%d positive candidate tiles",
@@ -834,12 +896,15 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             step += 1
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
             if deadline is not None and time.perf_counter() > deadline:
                 break
-        v = _validate(model, val_images, meta, settings)
+        judged = model if averaged is None else averaged.module
+        v = _validate(judged, val_images, meta, settings)
         record = {"epoch": epoch + 1, "steps": step, "loss": float(np.mean(losses)), "lr": lr,
                   "seconds": time.perf_counter() - t_epoch, **v}
         history.append(record)
@@ -848,9 +913,9 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
                  v.get("recall", math.nan), v.get("threshold", math.nan), record["seconds"])
         key = _criterion(v)
         if key > best_key:
-            best_key, best, bad_epochs = key, (copy.deepcopy(model.state_dict()), record), 0
+            best_key, best, bad_epochs = key, (copy.deepcopy(judged.state_dict()), record), 0
             # keep the best so far on disk: a killed run leaves a usable checkpoint
-            save_checkpoint(settings.out, model, arch=ARCH, config=config, half=True,
+            save_checkpoint(settings.out, judged, arch=ARCH, config=config, half=True,
                             meta={**meta, "threshold": float(v.get("threshold", 0.5)), "history": history,
                                   "metrics": {"val": v, "best_epoch": epoch + 1}, "stop_reason": "running",
                                   "train_seconds": time.perf_counter() - t_start, "steps": step})
