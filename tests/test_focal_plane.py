@@ -18,7 +18,6 @@ from spacejunk.focal_plane import (FocalPlaneModel, detect_focal_plane, load_foc
                                    segment_focal_plane)
 from spacejunk.io.outputs import read_artifacts
 from spacejunk.models.registry import build_model
-from spacejunk.train.focal_plane import save_focal_plane_model
 
 
 class BrightIsGhost(nn.Module):

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from spacejunk import InputError
-from spacejunk.models.registry import MODEL_BUILDERS, build_model, load_checkpoint, register_model, save_checkpoint
+from spacejunk.models.registry import build_model, load_checkpoint, register_model, save_checkpoint
 
 
 @register_model("_test_linear")

@@ -13,7 +13,7 @@ from spacejunk.predict.finders import FINDERS, default_finder_settings
 from spacejunk.predict.cosmic_rays import find_cosmic_rays
 from spacejunk.predict.cross_talk import find_cross_talk
 from spacejunk.predict.trails import (TrailSettings, find_trails, radon_significance, trail_mask,
-                                      trail_tile_scores, trails_to_artifacts)
+                                      trail_tile_scores, trails_for_meta, trails_to_artifacts)
 from spacejunk.simulate import simulate_image
 
 SHAPE = (1024, 512)
@@ -64,6 +64,18 @@ def test_finds_a_satellite_trail_and_boxes_it(satellite_image):
     crossed = np.array([(found[y0:y1, x0:x1].mean() >= 0.01) for x0, y0, x1, y1 in grid])
     assert np.all(scores[crossed] == pytest.approx(arts[0].score, abs=1e-6))
     assert np.all(scores[~crossed] == 0)
+
+
+def test_trails_as_a_checkpoint_asks(satellite_image):
+    exposure = satellite_image.exposure
+    settings = TrailSettings(min_length_px=200, min_sigma=12.0)
+    asks = {"trails": {"min_length_px": 200, "min_sigma": 12.0}}
+    found, min_sigma = trails_for_meta(exposure, asks)
+    assert min_sigma == 12.0 and len(found) == len(find_trails(exposure, settings)) >= 1
+    # trails already found are used as given, False means none, a model without trails finds none
+    assert trails_for_meta(exposure, asks, found[:1]) == (found[:1], 12.0)
+    assert trails_for_meta(exposure, asks, False) == ([], 12.0)
+    assert trails_for_meta(exposure, {"trails": None}) == ([], TrailSettings().min_sigma)
 
 
 def test_a_dashed_trail_is_an_airplane():

@@ -78,8 +78,6 @@ def test_sampler_labels_tiles_by_covered_fraction(records, tmp_path):
 
 
 def _synthetic_image(shape=(1000, 900), seed=0):
-    from spacejunk.train.classifier import _Image
-
     rng = np.random.default_rng(seed)
     covered = np.zeros(shape, bool)
     covered[300:420, 500:640] = True
@@ -147,7 +145,6 @@ def test_flips_and_transpose_move_boxes_with_the_pixels():
         for b in range(B):
             _, x0, y0, x1, y1 = out["boxes"][b].int().tolist()
             assert out["crops"][b, 0, y0:y1, x0:x1].sum() == 900.0
-            corner = [(x0 if out["crops"][b, 0, y0, x0] else x1 - 1), (y0 if out["crops"][b, 0, y0, x0] else y1 - 1)]
             assert (out["fine_cover"][b] == 1.0 + b).sum() == 1
             _, gx0, gy0, gx1, gy1 = (int(v) for v in out["gboxes"][b].tolist())
             cy, cx = np.argwhere(out["context"][b, 0].numpy() == 1.0)[0]

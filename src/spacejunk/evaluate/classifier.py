@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..categories import CATEGORY_BITS
 from ..io._atomic import atomic_path

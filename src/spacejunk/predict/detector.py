@@ -21,7 +21,7 @@ from ..preprocess.tiling import tile_fractions, tile_grid
 from ..stitch import merge_boxes
 from .edge_bleeds import relabel_edge_bleeds
 from .finders import FINDERS, run_finders
-from .trails import TrailSettings, find_trails, settings_from_meta, trail_mask, trails_to_artifacts
+from .trails import trail_mask, trails_for_meta, trails_to_artifacts
 
 __all__ = ["DEFAULT_DETECTOR", "load_detector", "load_default_detector", "detect_array", "detect_exposure"]
 
@@ -336,11 +336,8 @@ def detect_exposure(
                         name=exposure.name, batch_size=batch_size)
     arts = relabel_edge_bleeds(drop_flagged(arts, exposure), exposure)
     arts = [a for a in arts if max(a.xmax - a.xmin, a.ymax - a.ymin) >= MIN_SIDE_PX.get(a.category, 0)]
-    trail_settings = settings_from_meta(meta)
-    if trails is None and trail_settings is not None:
-        trails = find_trails(exposure, trail_settings)
+    trails, min_sigma = trails_for_meta(exposure, meta, trails)
     if trails:
-        min_sigma = (trail_settings or TrailSettings()).min_sigma
         lines = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
         # the network's regions lying on a trail are pieces of it under another name
         arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), lines, ("satellite", "airplane"),

@@ -100,15 +100,12 @@ def finder_tile_scores(exposure: Exposure, grid: np.ndarray, meta: dict, *, min_
     ``trails`` are the image's trails (False for none; default: found here when ``meta``
     asks for them); ``found`` what the other finders found already (see :func:`run_finders`).
     """
-    from .trails import TrailSettings, find_trails, settings_from_meta, trail_tile_scores
+    from .trails import trail_tile_scores, trails_for_meta
 
     scores = np.zeros(len(np.asarray(grid).reshape(-1, 4)), np.float32)
-    trail_settings = settings_from_meta(meta)
-    if trails is None and trail_settings is not None:
-        trails = find_trails(exposure, trail_settings)
+    trails, min_sigma = trails_for_meta(exposure, meta, trails)
     if trails:
-        scores = trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction,
-                                   min_sigma=(trail_settings or TrailSettings()).min_sigma)
+        scores = trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction, min_sigma=min_sigma)
     for artifacts in run_finders(exposure, meta, found).values():
         scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
     return scores

@@ -39,7 +39,7 @@ from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
 
-__all__ = ["TrailSettings", "Trail", "radon_significance", "empirical_significance", "find_trails",
+__all__ = ["TrailSettings", "Trail", "trails_for_meta", "radon_significance", "empirical_significance", "find_trails",
            "trails_to_artifacts", "trail_mask", "trail_tile_scores", "settings_from_meta"]
 
 #: DESDM bits whose pixels are set to the sky before lines are looked for.
@@ -429,6 +429,19 @@ def trail_tile_scores(trails: list[Trail], grid: np.ndarray, shape: tuple[int, i
         frac = tile_fractions(trail_mask([tr], shape), grid)
         out[frac >= min_fraction] = np.maximum(out[frac >= min_fraction], tr.score(min_sigma))
     return out
+
+
+def trails_for_meta(exposure: Exposure, meta: dict, trails: list[Trail] | bool | None = None
+                    ) -> tuple[list[Trail], float]:
+    """The trails a model with checkpoint metadata ``meta`` uses, and the significance scoring 0.5.
+
+    ``trails`` already found are used as they are (False or an empty list: none); None
+    finds them here when ``meta`` asks for trails (:func:`settings_from_meta`).
+    """
+    s = settings_from_meta(meta)
+    if trails is None and s is not None:
+        trails = find_trails(exposure, s)
+    return (list(trails) if trails else []), (s or TrailSettings()).min_sigma
 
 
 def settings_from_meta(meta: dict) -> TrailSettings | None:
