@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--final", help="train on all pictures and save the model here (with --merge: add the "
                                    "cross-validation figures to the model already there)")
     p.add_argument("--save-probs", help="save each picture's out-of-fold probability map here (.npz)")
+    p.add_argument("--save-models", help="save each fold's model in this folder (fold<N>.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -161,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         table = _report(cv.rows, cv.folds, people, command=command, seconds=time.perf_counter() - t1,
                         pre_seconds=pre_seconds, threads=args.threads, doc=args.doc, out_json=args.json,
                         config=cv.config)
+        if args.save_models:
+            Path(args.save_models).mkdir(parents=True, exist_ok=True)
+            for fold, model in cv.models.items():
+                save_focal_plane_model(Path(args.save_models) / f"fold{fold}.pt", model)
         if args.save_probs:
             np.savez_compressed(args.save_probs, **{k.replace(".", "_"): v for k, v in cv.probabilities.items()})
         print(table)

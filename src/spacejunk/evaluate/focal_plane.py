@@ -136,6 +136,8 @@ class CrossValidation:
     pretrained : FocalPlaneModel or None
         The simulation-only model the folds started from (``pretrain_steps > 0``);
         fold 0 of :attr:`folds` records its training time.
+    models : dict
+        ``{fold: FocalPlaneModel}``: each fold's trained model.
     """
 
     rows: list = field(default_factory=list)
@@ -143,6 +145,7 @@ class CrossValidation:
     config: dict = field(default_factory=dict)
     probabilities: dict = field(default_factory=dict, repr=False)
     pretrained: Any = field(default=None, repr=False)
+    models: dict = field(default_factory=dict, repr=False)
 
 
 def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5, config=None,
@@ -210,6 +213,7 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
         fold_config = dataclasses.replace(config, seed=config.seed * 1000 + fold,
                                           sim_seed=config.seed if config.sim_seed is None else config.sim_seed)
         trained = train_focal_plane(train, config=fold_config, region_sets=region_sets, init=init, quiet=quiet)
+        result.models[fold] = trained.model
         ious = []
         for item in test:
             ref = item.consensus()

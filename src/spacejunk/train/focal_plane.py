@@ -430,7 +430,7 @@ def save_focal_plane_model(path: str | os.PathLike, model: FocalPlaneModel, *, h
     meta = dict(model.meta)
     meta.update({"task": "focal-plane", "threshold": model.threshold, "input_size": model.input_size,
                  "categories": list(model.categories), "fill_holes": model.fill_holes,
-                 "radial_channel": model.radial_channel})
+                 "radial_channel": model.radial_channel, "tta": model.tta})
     if extra_meta:
         meta.update(extra_meta)
     arch_config = meta.get("arch_config") or _arch_config_of(model.network)

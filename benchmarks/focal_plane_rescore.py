@@ -1,0 +1,71 @@
+"""Score saved cross-validation fold models again with other inference settings.
+
+``benchmarks/focal_plane_cv.py --save-models DIR`` keeps each fold's model as
+``DIR/fold<N>.pt``; this script scores every fold's pictures with its own model (never
+trained on them) at several thresholds, with and without test-time augmentation
+(the 8 flips and quarter turns), and prints the median pixel IoU of "any artifact"
+against the consensus, over all 20 pictures and over the large-ghost and small-region
+pictures apart (as ``benchmarks/focal_plane_split.py``).
+
+Example::
+
+    .venv/bin/python benchmarks/focal_plane_rescore.py work/fp/models
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from spacejunk.evaluate.focal_plane import evaluate_model, fold_assignment
+from spacejunk.focal_plane import load_focal_plane_model
+from spacejunk.io.focal_plane import read_des_ghosts
+from spacejunk.train.focal_plane import default_data_dir
+
+#: Consensus share of the picture from which a picture counts as a large ghost.
+LARGE_SHARE = 0.25
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("models", help="folder of fold<N>.pt files")
+    p.add_argument("--data", default=str(default_data_dir()))
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold split (as the cross-validation's)")
+    p.add_argument("--thresholds", default="0.3,0.4,0.5,0.6,0.7")
+    p.add_argument("--json", help="write every picture's IoU per setting here")
+    args = p.parse_args(argv)
+
+    data, _ = read_des_ghosts(args.data)
+    assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
+    share = {d.name: float(d.consensus()[-1].mean()) for d in data}
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    models = {f: load_focal_plane_model(Path(args.models) / f"fold{f}.pt") for f in range(1, args.folds + 1)}
+    results: dict[str, dict[str, float]] = {}
+    for tta in (False, True):
+        for thr in thresholds:
+            key = f"tta={'on' if tta else 'off'} threshold={thr:g}"
+            ious = {}
+            for fold, model in models.items():
+                test = [d for d in data if assign[d.name] == fold]
+                for row in evaluate_model(dataclasses.replace(model, tta=tta), test, threshold=thr):
+                    ious[row["image"]] = row["iou"]
+            results[key] = ious
+    print("| setting | median IoU | large ghosts | small regions |")
+    print("|---|---|---|---|")
+    for key, ious in results.items():
+        large = [v for k, v in ious.items() if share[k] >= LARGE_SHARE]
+        small = [v for k, v in ious.items() if share[k] < LARGE_SHARE]
+        print(f"| {key} | {np.median(list(ious.values())):.3f} | {np.median(large):.3f} (n={len(large)}) | "
+              f"{np.median(small):.3f} (n={len(small)}) |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
