@@ -36,8 +36,8 @@ import torch
 from spacejunk.evaluate.focal_plane import annotator_scores, cross_validate_focal_plane, markdown_report, summarise
 from spacejunk.focal_plane import load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
-from spacejunk.train.focal_plane import (FocalPlaneTrainConfig, default_data_dir, save_focal_plane_model,
-                                         train_focal_plane)
+from spacejunk.train.focal_plane import (PRETRAIN_STEPS, FocalPlaneTrainConfig, default_data_dir,
+                                         save_focal_plane_model, train_focal_plane)
 
 START, END = "<!-- cv-table:start -->", "<!-- cv-table:end -->"
 log = logging.getLogger("spacejunk")
@@ -51,9 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only-folds", help="comma-separated folds to run (default all)")
     p.add_argument("--no-cv", action="store_true", help="skip the cross-validation (with --final)")
     p.add_argument("--steps", type=int, default=d.steps, help=f"training steps per model (default {d.steps})")
-    p.add_argument("--pretrain-steps", type=int, default=600,
+    p.add_argument("--pretrain-steps", type=int, default=PRETRAIN_STEPS,
                    help="first train on simulated pictures only for this many steps, shared by all folds and "
-                        "the final model (default 600; 0: no pre-training)")
+                        f"the final model (default {PRETRAIN_STEPS}; 0: no pre-training)")
     p.add_argument("--pretrained", help="file of the pre-trained model: loaded if it exists, else made and saved")
     p.add_argument("--n-sim", type=int, default=d.n_sim, help=f"simulated pictures (default {d.n_sim})")
     p.add_argument("--input-size", type=int, default=d.input_size, help=f"network input side (default {d.input_size})")
@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge:
         parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.merge]
         rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: (r["fold"], r["image"]))
+        for r in rows:  # JSON keeps the thresholds as strings
+            r["iou_at"] = {float(k): v for k, v in r.get("iou_at", {}).items()}
         folds = {int(k): v for part in parts for k, v in part["folds"].items()}
         seconds = sum(part["seconds"] for part in parts)
         pre_seconds = max(part.get("pre_seconds", 0.0) for part in parts)

@@ -167,17 +167,19 @@ def _run_detect(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- focal plane: train, evaluate
 def _add_focal_plane_training_options(p: argparse.ArgumentParser) -> None:
-    from .train.focal_plane import AUGMENT_PRESETS, FocalPlaneTrainConfig
+    from .train.focal_plane import AUGMENT_PRESETS, PRETRAIN_STEPS, FocalPlaneTrainConfig
 
     d = FocalPlaneTrainConfig()
     p.add_argument("--data", help="DeepGhostBusters folder (common_core/, single_annotator_regions.json); "
                                   "default $SPACEJUNK_DES_GHOSTS or ../shared/data/des-ghosts")
     p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
-    p.add_argument("--pretrain-steps", type=int, default=600,
-                   help="first train on simulated pictures only for this many steps (default 600; 0: none)")
+    p.add_argument("--pretrain-steps", type=int, default=PRETRAIN_STEPS,
+                   help=f"first train on simulated pictures only for this many steps (default {PRETRAIN_STEPS}; 0: none)")
     p.add_argument("--n-sim", type=int, default=d.n_sim, help=f"simulated pictures (default {d.n_sim})")
     p.add_argument("--input-size", type=int, default=d.input_size, help=f"network input side (default {d.input_size})")
     p.add_argument("--base-channels", type=int, default=d.base_channels, help="U-Net base channels")
+    p.add_argument("--real-fraction", type=float, default=d.real_fraction,
+                   help=f"share of each batch drawn from the real pictures (default {d.real_fraction})")
     p.add_argument("--augment", choices=tuple(AUGMENT_PRESETS), default=d.augment, help="augmentation preset")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=1,
@@ -189,7 +191,8 @@ def _focal_plane_config(args: argparse.Namespace):
 
     try:
         return FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
-                                     base_channels=args.base_channels, augment=args.augment, seed=args.seed)
+                                     base_channels=args.base_channels, real_fraction=args.real_fraction,
+                                     augment=args.augment, seed=args.seed)
     except ValueError as err:
         raise InputError(None, str(err)) from None
 

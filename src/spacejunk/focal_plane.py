@@ -74,10 +74,6 @@ class FocalPlaneModel:
     radial_channel : bool
         The network takes a second input channel: the distance from the picture's
         centre (see :func:`radial_channel`).
-    tta : bool
-        Average the network's logits over the picture's 8 flips and quarter turns
-        (test-time augmentation; the layout of the focal plane has those symmetries to
-        within its gaps, and the network was trained with them).
     meta : dict
         Everything else recorded in the checkpoint (recipe, cross-validation figures).
     """
@@ -88,7 +84,6 @@ class FocalPlaneModel:
     categories: tuple[str, ...] = FOCAL_PLANE_CATEGORIES
     fill_holes: bool = True
     radial_channel: bool = True
-    tta: bool = False
     meta: dict = field(default_factory=dict, compare=False)
 
 
@@ -110,8 +105,7 @@ def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneM
                            threshold=float(meta.get("threshold", 0.5)),
                            categories=tuple(meta.get("categories", FOCAL_PLANE_CATEGORIES)),
                            fill_holes=bool(meta.get("fill_holes", True)),
-                           radial_channel=bool(meta.get("radial_channel", False)),
-                           tta=bool(meta.get("tta", False)), meta=meta)
+                           radial_channel=bool(meta.get("radial_channel", False)), meta=meta)
 
 
 def _as_model(model: FocalPlaneModel | str | os.PathLike | None) -> FocalPlaneModel:
@@ -195,8 +189,8 @@ def probabilities_from_logits(logits: torch.Tensor) -> torch.Tensor:
 
 
 def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.PathLike | None = None,
-                        threshold: float | None = None, fill_holes: bool | None = None,
-                        tta: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        threshold: float | None = None, fill_holes: bool | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Segment ghosts and rays in one focal-plane picture.
 
     Parameters
@@ -211,9 +205,6 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
         model's own).
     fill_holes : bool, optional
         Also mark holes inside marked regions (default: the model's own setting).
-    tta : bool, optional
-        Average over the 8 flips and quarter turns of the picture (default: the
-        model's own setting).
 
     Returns
     -------
@@ -239,22 +230,12 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
         x = torch.cat([x, radial_channel(1, fp.input_size)], dim=1)
     fp.network.eval()
     with torch.no_grad():
-        logits = _dihedral_logits(fp.network, x) if (fp.tta if tta is None else tta) else fp.network(x)
+        logits = fp.network(x)
         logits = F.interpolate(logits, size=(ny, nx), mode="bilinear", align_corners=False)
         prob = probabilities_from_logits(logits)[0]
     prob_np = prob.numpy().astype(np.float32)
     return prob_np, probabilities_to_mask(prob_np, threshold=thr, categories=fp.categories,
                                           fill_holes=fp.fill_holes if fill_holes is None else fill_holes)
-
-
-def _dihedral_logits(network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Mean of ``network``'s logits over the 8 flips and quarter turns of square ``x``."""
-    views = [torch.rot90(v, k, dims=(-2, -1)) for v in (x, x.flip(-1)) for k in range(4)]
-    out = network(torch.cat(views))
-    n = len(x)
-    back = [torch.rot90(out[i * n:(i + 1) * n], -(i % 4), dims=(-2, -1)) for i in range(8)]
-    back = [b.flip(-1) if i >= 4 else b for i, b in enumerate(back)]
-    return torch.stack(back).mean(0)
 
 
 def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Sequence[str] = FOCAL_PLANE_CATEGORIES,

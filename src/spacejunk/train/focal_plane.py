@@ -21,6 +21,7 @@ from ..models.registry import build_model, save_checkpoint
 
 __all__ = [
     "AUGMENT_PRESETS",
+    "PRETRAIN_STEPS",
     "FocalPlaneTrainConfig",
     "TrainResult",
     "train_focal_plane",
@@ -32,6 +33,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("spacejunk")
+
+#: Default number of steps of pre-training on simulated pictures only, before the real
+#: ones join (``spacejunk train focal-plane --pretrain-steps``).
+PRETRAIN_STEPS = 2000
 
 #: Named augmentation presets. Geometric: flips and 90-degree turns (``flips``), zoom
 #: range (``zoom``: factors in [1/zoom, zoom]), shift (fraction of the side), rotation
@@ -59,14 +64,14 @@ class FocalPlaneTrainConfig:
     base_channels, depth : int
         U-Net width and depth (defaults 12 and 4).
     steps : int
-        Optimiser steps (default 1000).
+        Optimiser steps (default 600).
     batch_size : int
         Pictures per step (default 8).
     real_fraction : float
-        Share of each batch drawn from the real annotated pictures (default 0.75; the
+        Share of each batch drawn from the real annotated pictures (default 0.5; the
         rest are simulated). Without real pictures every batch is simulated.
     n_sim : int
-        Simulated pictures made before training (default 400), each re-augmented at
+        Simulated pictures made before training (default 1000), each re-augmented at
         every use.
     lr, weight_decay : float
         AdamW settings; the rate follows a one-cycle schedule (defaults 3e-3, 1e-4).
@@ -91,10 +96,10 @@ class FocalPlaneTrainConfig:
     input_size: int = 128
     base_channels: int = 12
     depth: int = 4
-    steps: int = 1000
+    steps: int = 600
     batch_size: int = 8
-    real_fraction: float = 0.75
-    n_sim: int = 400
+    real_fraction: float = 0.5
+    n_sim: int = 1000
     lr: float = 3e-3
     weight_decay: float = 1e-4
     dice_weight: float = 1.0
@@ -430,7 +435,7 @@ def save_focal_plane_model(path: str | os.PathLike, model: FocalPlaneModel, *, h
     meta = dict(model.meta)
     meta.update({"task": "focal-plane", "threshold": model.threshold, "input_size": model.input_size,
                  "categories": list(model.categories), "fill_holes": model.fill_holes,
-                 "radial_channel": model.radial_channel, "tta": model.tta})
+                 "radial_channel": model.radial_channel})
     if extra_meta:
         meta.update(extra_meta)
     arch_config = meta.get("arch_config") or _arch_config_of(model.network)
