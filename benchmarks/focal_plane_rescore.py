@@ -4,7 +4,9 @@
 ``DIR/fold<N>.pt``; this script scores every fold's pictures with its own model (never
 trained on them) at several thresholds and prints the median and mean pixel IoU of "any
 artifact" against the consensus, over all 20 pictures and over the large-ghost and
-small-region pictures apart (as ``benchmarks/focal_plane_split.py``). Five copies of
+small-region pictures apart (as ``benchmarks/focal_plane_split.py``), then the median IoU
+per category at the models' own threshold (over the pictures where the prediction or the
+consensus has that category, as ``spacejunk evaluate focal-plane``). Five copies of
 one simulation-only model (which has seen no real picture) score it on all 20.
 
 Example::
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spacejunk.categories import FOCAL_PLANE_CATEGORIES
 from spacejunk.evaluate.focal_plane import evaluate_model, fold_assignment
 from spacejunk.focal_plane import load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
@@ -59,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         small = [v for k, v in ious.items() if share[k] < LARGE_SHARE]
         print(f"| {key} | {np.median(list(ious.values())):.3f} | {np.mean(list(ious.values())):.3f} | "
               f"{np.median(large):.3f} (n={len(large)}) | {np.median(small):.3f} (n={len(small)}) |")
+    rows = [row for fold, model in models.items()
+            for row in evaluate_model(model, [d for d in data if assign[d.name] == fold])]
+    print()
+    print("| category | median IoU | pictures |")
+    print("|---|---|---|")
+    for cat in FOCAL_PLANE_CATEGORIES:
+        v = [r[f"iou_{cat}"] for r in rows if not np.isnan(r[f"iou_{cat}"])]
+        print(f"| {cat} | {np.median(v):.3f} | {len(v)} |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0

@@ -15,7 +15,7 @@ from torch import nn
 from spacejunk import NoArtifactsWarning
 from spacejunk.cli import main
 from spacejunk.focal_plane import (FocalPlaneModel, detect_focal_plane, load_focal_plane_model, mask_to_artifacts,
-                                   segment_focal_plane)
+                                   probabilities_to_mask, segment_focal_plane)
 from spacejunk.io.outputs import read_artifacts
 from spacejunk.models.registry import build_model
 
@@ -58,6 +58,21 @@ def test_mask_to_artifacts_hand_made():
     assert rays.radius == pytest.approx(np.sqrt(9 / np.pi))
     assert (bright.x, bright.y, bright.box) == (2.5, 2.5, (1.0, 2.0, 5.0, 4.0))
     assert mask_to_artifacts(np.zeros((4, 4), np.uint8), np.zeros((3, 4, 4)), image="x") == []
+
+
+def test_one_category_per_region():
+    prob = np.zeros((3, 6, 10), dtype=np.float32)
+    prob[0, 1:5, 1:4] = 0.9          # region A: bright on 12 px ...
+    prob[1, 1:3, 1:4] = 0.05
+    prob[:, 1:3, 3] = [[0.2], [0.7], [0.0]]  # ... but 2 of them more likely faint: A stays bright
+    prob[2, 2:4, 6:9] = 0.6          # region B: rays on 6 px, a little faint on 2 of them
+    prob[1, 2, 6:8] = 0.65
+    pixel = probabilities_to_mask(prob, threshold=0.5, per_region=False)
+    assert set(np.unique(pixel[1:5, 1:4])) == {1, 2} and set(np.unique(pixel[2:4, 6:9])) == {2, 3}
+    region = probabilities_to_mask(prob, threshold=0.5)
+    assert np.array_equal(region > 0, pixel > 0)                       # the same pixels are marked
+    assert set(np.unique(region[1:5, 1:4])) == {1} and set(np.unique(region[2:4, 6:9])) == {3}
+    assert not probabilities_to_mask(np.zeros((3, 4, 4)), threshold=0.5).any()
 
 
 def test_segment_finds_the_blob_at_full_size(tmp_path, model):

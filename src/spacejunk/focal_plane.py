@@ -212,7 +212,7 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
         float32 ``(n_categories, ny, nx)``: probability of each category; the sum over
         categories is the probability that the pixel belongs to an artifact.
     mask : numpy.ndarray
-        uint8 ``(ny, nx)``: 0 where clean, else the code of the most probable category
+        uint8 ``(ny, nx)``: 0 where clean, else the code of its region's most probable category
         (:data:`~spacejunk.categories.FOCAL_PLANE_CODES`).
     """
     fp = _as_model(model)
@@ -239,18 +239,30 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
 
 
 def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Sequence[str] = FOCAL_PLANE_CATEGORIES,
-                          fill_holes: bool = False) -> np.ndarray:
+                          fill_holes: bool = False, per_region: bool = True) -> np.ndarray:
     """uint8 code mask from ``(n_cat, ny, nx)`` probabilities.
 
-    A pixel is marked where the probabilities add up to at least ``threshold``, with the
-    code of its most probable category. ``fill_holes=True`` also marks the holes inside
-    marked regions (people draw outlines, so their regions have none).
+    A pixel is marked where the probabilities add up to at least ``threshold``.
+    ``fill_holes=True`` also marks the holes inside marked regions (people draw outlines,
+    so their regions have none). With ``per_region=True`` (the default) every connected
+    region (8-connected) takes one code, that of the category with the largest summed
+    probability over it, as a person gives one ``Type`` per drawn region; otherwise each
+    pixel takes its own most probable category.
     """
     codes = np.array([FOCAL_PLANE_CODES[c] for c in categories], dtype=np.uint8)
     marked = prob.sum(0) >= threshold
     if fill_holes:
         marked = ndimage.binary_fill_holes(marked)
-    return np.where(marked, codes[np.argmax(prob, axis=0)], 0).astype(np.uint8)
+    if not per_region:
+        return np.where(marked, codes[np.argmax(prob, axis=0)], 0).astype(np.uint8)
+    labels, n = ndimage.label(marked, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return np.zeros(marked.shape, dtype=np.uint8)
+    idx = np.arange(1, n + 1)
+    sums = np.stack([np.atleast_1d(ndimage.sum(prob[k], labels, idx)) for k in range(len(codes))])
+    lut = np.zeros(n + 1, dtype=np.uint8)
+    lut[1:] = codes[np.argmax(sums, axis=0)]
+    return lut[labels]
 
 
 def mask_to_artifacts(mask: np.ndarray, prob: np.ndarray, *, image: str, min_pixels: int = 1) -> list[Artifact]:
