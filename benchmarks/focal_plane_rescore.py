@@ -22,14 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from focal_plane_split import LARGE_SHARE  # noqa: E402  (benchmarks/, the script's own folder)
 from spacejunk.categories import FOCAL_PLANE_CATEGORIES
-from spacejunk.evaluate.focal_plane import evaluate_model, fold_assignment
+from spacejunk.evaluate.focal_plane import evaluate_model, fold_assignment, summarise
 from spacejunk.focal_plane import load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
 from spacejunk.train.focal_plane import default_data_dir
-
-#: Consensus share of the picture from which a picture counts as a large ghost.
-LARGE_SHARE = 0.25
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,14 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     share = {d.name: float(d.consensus()[-1].mean()) for d in data}
     thresholds = [float(t) for t in args.thresholds.split(",")]
     models = {f: load_focal_plane_model(Path(args.models) / f"fold{f}.pt") for f in range(1, args.folds + 1)}
-    results: dict[str, dict[str, float]] = {}
-    for thr in thresholds:
-        ious = {}
-        for fold, model in models.items():
-            test = [d for d in data if assign[d.name] == fold]
-            for row in evaluate_model(model, test, threshold=thr):
-                ious[row["image"]] = row["iou"]
-        results[f"{thr:g}"] = ious
+    own = {model.threshold for model in models.values()}
+    if len(own) != 1:
+        p.error(f"the fold models have different thresholds: {sorted(own)}")
+    rows_at: dict[float, list[dict]] = {}
+    for thr in sorted({*thresholds, *own}):
+        rows_at[thr] = [row for fold, model in models.items()
+                        for row in evaluate_model(model, [d for d in data if assign[d.name] == fold], threshold=thr)]
+    results = {f"{thr:g}": {r["image"]: r["iou"] for r in rows_at[thr]} for thr in thresholds}
     print("| threshold | median IoU | mean IoU | large ghosts: median | small regions: median |")
     print("|---|---|---|---|---|")
     for key, ious in results.items():
@@ -62,14 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         small = [v for k, v in ious.items() if share[k] < LARGE_SHARE]
         print(f"| {key} | {np.median(list(ious.values())):.3f} | {np.mean(list(ious.values())):.3f} | "
               f"{np.median(large):.3f} (n={len(large)}) | {np.median(small):.3f} (n={len(small)}) |")
-    rows = [row for fold, model in models.items()
-            for row in evaluate_model(model, [d for d in data if assign[d.name] == fold])]
+    rows = rows_at[own.pop()]
+    medians = summarise(rows)
     print()
     print("| category | median IoU | pictures |")
     print("|---|---|---|")
     for cat in FOCAL_PLANE_CATEGORIES:
-        v = [r[f"iou_{cat}"] for r in rows if not np.isnan(r[f"iou_{cat}"])]
-        print(f"| {cat} | {np.median(v):.3f} | {len(v)} |")
+        n = sum(1 for r in rows if np.isfinite(r[f"iou_{cat}"]))
+        print(f"| {cat} | {medians[f'iou_{cat}']:.3f} | {n} |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0

@@ -23,14 +23,18 @@ from spacejunk.io.focal_plane import read_des_ghosts
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Least share of the picture a consensus covers for the picture to count as a large ghost.
+LARGE_SHARE = 0.25
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "des-ghosts"))
     p.add_argument("--cv", default=str(ROOT / "docs" / "focal-plane-cv.json"),
                    help="cross-validation record of benchmarks/focal_plane_cv.py")
-    p.add_argument("--large", type=float, default=0.25,
-                   help="least share of the picture a consensus covers to count as a large ghost (default 0.25)")
+    p.add_argument("--large", type=float, default=LARGE_SHARE,
+                   help=f"least share of the picture a consensus covers to count as a large ghost "
+                        f"(default {LARGE_SHARE})")
     args = p.parse_args(argv)
 
     record = json.loads(Path(args.cv).read_text())

@@ -297,16 +297,19 @@ def _two_category_image(tmp_path):
 def test_category_sampling_draws_rare_categories_more_often(tmp_path):
     from spacejunk.categories import CATEGORY_BITS
 
+    settings = {positives: _settings(tmp_path, lattice=20, positives=positives) for positives in ("tile", "category")}
+    record = _two_category_image(tmp_path)
+    images = {positives: _to_slots(record, ("g", "r", "i"), s, keep_mask=False) for positives, s in settings.items()}
+    assert images["tile"].categories is None           # made only for the category sampler
+    im = images["category"]
+    brush = (im.categories & CATEGORY_BITS["brush-strokes"]) != 0
+    ghost = (im.categories & CATEGORY_BITS["ghost"]) != 0
+    # the categories of each candidate tile follow the mask: brush tiles lie around (830, 930)
+    assert brush.any() and ghost.sum() > 20 * brush.sum()
+    assert (np.abs(im.origins[brush] + 100 - [930, 830]) <= 130).all()
     counts = {}
-    for positives in ("tile", "category"):
-        settings = _settings(tmp_path, lattice=20, positives=positives)
-        im = _to_slots(_two_category_image(tmp_path), ("g", "r", "i"), settings, keep_mask=False)
-        brush = (im.categories & CATEGORY_BITS["brush-strokes"]) != 0
-        ghost = (im.categories & CATEGORY_BITS["ghost"]) != 0
-        # the categories of each candidate tile follow the mask: brush tiles lie around (830, 930)
-        assert brush.any() and ghost.sum() > 20 * brush.sum()
-        assert (np.abs(im.origins[brush] + 100 - [930, 830]) <= 130).all()
-        sampler = _TileSampler([im], settings, np.random.default_rng(0))
+    for positives, s in settings.items():
+        sampler = _TileSampler([images[positives]], s, np.random.default_rng(0))
         rows = np.array([sampler._positive(np.random.default_rng(k)) for k in range(400)])
         counts[positives] = brush[sampler.pos[rows, 1]].mean()
     # square-root balance: p(brush) = sqrt(n_brush) / (sqrt(n_brush) + sqrt(n_ghost))

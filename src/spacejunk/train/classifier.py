@@ -377,6 +377,7 @@ class _Image:
     one_band: np.ndarray | None = None  # (ny / 32, nx / 32) bool: cells holding a one-band artifact
     finder_scores: np.ndarray | None = None  # (n_tiles,) finders' score of each validation tile (tile_grid order)
     categories: np.ndarray | None = None  # (m,) int: category bits covering each candidate >= min_fraction
+    #                                        (made for ``positives="category"`` only)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -404,19 +405,21 @@ def _to_slots(rec: ImageRecord, slots: tuple[str, ...], settings: ClassifierTrai
     xs = _axis_starts(nx, tw, settings.lattice)
     y0, x0 = np.meshgrid(ys, xs, indexing="ij")
     y0, x0 = y0.ravel(), x0.ravel()
-    fractions = tile_fractions(covered, np.stack([x0, y0, x0 + tw, y0 + th], 1))
+    boxes = np.stack([x0, y0, x0 + tw, y0 + th], 1)
+    fractions = tile_fractions(covered, boxes)
     context = ctx_cover = None
     if settings.context:
         context = bin_image(image.astype(np.float32), settings.context_bin)
         ctx_cover = bin_image(covered.astype(np.float32), 8 * settings.context_bin)
     one_band = bin_image((rec.mask & ONE_BAND_BITS) != 0, 32, func="max")
-    boxes = np.stack([x0, y0, x0 + tw, y0 + th], 1)
-    categories = np.zeros(len(fractions), np.int64)
-    bits_here = int(np.bitwise_or.reduce(rec.mask, axis=None)) if rec.mask.size else 0
-    for bit in CATEGORY_BITS.values():
-        if bits_here & bit:
-            f = tile_fractions((rec.mask & bit) != 0, boxes)
-            categories[(f >= settings.min_fraction) & (f > 0)] |= bit
+    categories = None
+    if settings.positives == "category":  # only the category sampler reads them
+        categories = np.zeros(len(fractions), np.int64)
+        bits_here = int(np.bitwise_or.reduce(rec.mask, axis=None)) if rec.mask.size else 0
+        for bit in CATEGORY_BITS.values():
+            if bits_here & bit:
+                f = tile_fractions((rec.mask & bit) != 0, boxes)
+                categories[(f >= settings.min_fraction) & (f > 0)] |= bit
     return _Image(rec.name, image, present, covered, rec.mask if keep_mask else None, context, ctx_cover,
                   np.stack([y0, x0], 1), fractions, one_band, categories=categories)
 
