@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-channels", type=int, default=d.base_channels, help="U-Net base channels")
     p.add_argument("--real-fraction", type=float, default=d.real_fraction, help="real share of each batch")
     p.add_argument("--augment", default=d.augment, help=f"augmentation preset (default {d.augment})")
+    p.add_argument("--min-area", type=float, default=d.min_area,
+                   help=f"least region, as a fraction of the picture (default {d.min_area:g})")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the training (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                    base_channels=args.base_channels, real_fraction=args.real_fraction,
-                                   augment=args.augment, seed=args.seed)
+                                   augment=args.augment, min_area=args.min_area, seed=args.seed)
     data, region_sets = read_des_ghosts(args.data)
     init, pre_seconds = None, 0.0
     if args.pretrain_steps > 0:

@@ -4,14 +4,16 @@
 ``DIR/fold<N>.pt``; this script scores every fold's pictures with its own model (never
 trained on them) at several thresholds and prints the median and mean pixel IoU of "any
 artifact" against the consensus, over all 20 pictures and over the large-ghost and
-small-region pictures apart (as ``benchmarks/focal_plane_split.py``), then the median IoU
-per category at the models' own threshold (over the pictures where the prediction or the
-consensus has that category, as ``spacejunk evaluate focal-plane``). Five copies of
-one simulation-only model (which has seen no real picture) score it on all 20.
+small-region pictures apart (as ``benchmarks/focal_plane_split.py``), for every pair of
+threshold and least region size (``--min-areas``, fractions of the picture), then the
+median IoU per category at the models' own threshold (over the pictures where the
+prediction or the consensus has that category, as ``spacejunk evaluate focal-plane``).
+Five copies of one simulation-only model (which has seen no real picture) score it on
+all 20.
 
 Example::
 
-    .venv/bin/python benchmarks/focal_plane_rescore.py work/fp/models
+    .venv/bin/python benchmarks/focal_plane_rescore.py work/fp/models --min-areas 0,0.001,0.002,0.004
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="seed of the fold split (as the cross-validation's)")
     p.add_argument("--thresholds", default="0.3,0.4,0.5,0.6,0.7")
+    p.add_argument("--min-areas", default="0",
+                   help="least region kept, as fractions of the picture (comma-separated; default 0: every region)")
     p.add_argument("--json", help="write every picture's IoU per setting here")
     args = p.parse_args(argv)
 
@@ -44,30 +48,37 @@ def main(argv: list[str] | None = None) -> int:
     assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
     share = {d.name: float(d.consensus()[-1].mean()) for d in data}
     thresholds = [float(t) for t in args.thresholds.split(",")]
+    areas = [float(a) for a in args.min_areas.split(",")]
     models = {f: load_focal_plane_model(Path(args.models) / f"fold{f}.pt") for f in range(1, args.folds + 1)}
     own = {model.threshold for model in models.values()}
     if len(own) != 1:
         p.error(f"the fold models have different thresholds: {sorted(own)}")
-    rows_at: dict[float, list[dict]] = {}
-    for thr in sorted({*thresholds, *own}):
-        rows_at[thr] = [row for fold, model in models.items()
-                        for row in evaluate_model(model, [d for d in data if assign[d.name] == fold], threshold=thr)]
-    results = {f"{thr:g}": {r["image"]: r["iou"] for r in rows_at[thr]} for thr in thresholds}
-    print("| threshold | median IoU | mean IoU | large ghosts: median | small regions: median |")
-    print("|---|---|---|---|---|")
+    own_thr = own.pop()
+    rows_at: dict[tuple[float, float], list[dict]] = {}
+    for thr in sorted({*thresholds, own_thr}):
+        for area in areas:
+            rows_at[thr, area] = [row for fold, model in models.items()
+                                  for row in evaluate_model(model, [d for d in data if assign[d.name] == fold],
+                                                            threshold=thr, min_area=area)]
+    results = {f"{thr:g}/{area:g}": {r["image"]: r["iou"] for r in rows_at[thr, area]}
+               for thr in thresholds for area in areas}
+    print("| threshold | least region | median IoU | mean IoU | large ghosts: median | small regions: median |")
+    print("|---|---|---|---|---|---|")
     for key, ious in results.items():
         large = [v for k, v in ious.items() if share[k] >= LARGE_SHARE]
         small = [v for k, v in ious.items() if share[k] < LARGE_SHARE]
-        print(f"| {key} | {np.median(list(ious.values())):.3f} | {np.mean(list(ious.values())):.3f} | "
+        print(f"| {key.replace('/', ' | ')} | {np.median(list(ious.values())):.3f} | {np.mean(list(ious.values())):.3f} | "
               f"{np.median(large):.3f} (n={len(large)}) | {np.median(small):.3f} (n={len(small)}) |")
-    rows = rows_at[own.pop()]
-    medians = summarise(rows)
     print()
-    print("| category | median IoU | pictures |")
-    print("|---|---|---|")
-    for cat in FOCAL_PLANE_CATEGORIES:
-        n = sum(1 for r in rows if np.isfinite(r[f"iou_{cat}"]))
-        print(f"| {cat} | {medians[f'iou_{cat}']:.3f} | {n} |")
+    print(f"At the models' threshold ({own_thr:g}), median IoU per category (pictures where either marks it):")
+    print("| least region | " + " | ".join(FOCAL_PLANE_CATEGORIES) + " |")
+    print("|---|" + "---|" * len(FOCAL_PLANE_CATEGORIES))
+    for area in areas:
+        rows = rows_at[own_thr, area]
+        medians = summarise(rows)
+        cells = [f"{medians[f'iou_{cat}']:.3f} (n={sum(1 for r in rows if np.isfinite(r[f'iou_{cat}']))})"
+                 for cat in FOCAL_PLANE_CATEGORIES]
+        print(f"| {area:g} | " + " | ".join(cells) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0

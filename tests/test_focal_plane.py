@@ -10,6 +10,7 @@ import pytest
 import torch
 from astropy.io import fits
 from PIL import Image
+from scipy import ndimage
 from torch import nn
 
 from spacejunk import NoArtifactsWarning
@@ -18,6 +19,7 @@ from spacejunk.focal_plane import (FocalPlaneModel, detect_focal_plane, load_foc
                                    probabilities_to_mask, segment_focal_plane)
 from spacejunk.io.outputs import read_artifacts
 from spacejunk.models.registry import build_model
+from spacejunk.train.focal_plane import FocalPlaneTrainConfig
 
 
 class BrightIsGhost(nn.Module):
@@ -75,6 +77,27 @@ def test_one_category_per_region():
     assert not probabilities_to_mask(np.zeros((3, 4, 4)), threshold=0.5).any()
 
 
+def test_small_regions_are_dropped():
+    prob = np.zeros((3, 20, 20), dtype=np.float32)
+    prob[0, 2:8, 2:8] = 0.9          # 36 px = 0.09 of the picture
+    prob[2, 15:17, 15:18] = 0.9      # 6 px = 0.015
+    prob[1, 12, 2] = 0.9             # 1 px = 0.0025
+    every = probabilities_to_mask(prob, threshold=0.5)
+    assert (every > 0).sum() == 43 and set(np.unique(every)) == {0, 1, 2, 3}
+    assert np.array_equal(probabilities_to_mask(prob, threshold=0.5, min_area=0.0025), every)  # at the limit: kept
+    mid = probabilities_to_mask(prob, threshold=0.5, min_area=0.01)
+    assert (mid > 0).sum() == 42 and set(np.unique(mid)) == {0, 1, 3}
+    big = probabilities_to_mask(prob, threshold=0.5, min_area=0.05)
+    assert np.array_equal(big > 0, prob[0] > 0.5) and set(np.unique(big)) == {0, 1}
+    ring = np.zeros((3, 20, 20), dtype=np.float32)
+    ring[0, 5:12, 5:12] = 0.9
+    ring[0, 7:10, 7:10] = 0.0        # 40 px outline, 49 px once its hole is filled
+    assert (probabilities_to_mask(ring, threshold=0.5, fill_holes=True, min_area=45 / 400) > 0).sum() == 49
+    assert not probabilities_to_mask(ring, threshold=0.5, min_area=45 / 400).any()
+    with pytest.raises(ValueError, match="min_area"):
+        probabilities_to_mask(prob, threshold=0.5, min_area=1.5)
+
+
 def test_segment_finds_the_blob_at_full_size(tmp_path, model):
     _picture(tmp_path / "p.png")
     img = np.asarray(Image.open(tmp_path / "p.png").convert("RGB"), dtype=np.float32).transpose(2, 0, 1)
@@ -124,6 +147,12 @@ def test_detect_batch_reports_bad_inputs_and_goes_on(tmp_path, model):
     assert len(read_artifacts(out / "artifacts.csv")) == 3                 # rows of skipped pictures kept
     redo = detect_focal_plane([pics / "b.jpg"], out, model=model, overwrite=True, quiet=True, write_png=False)
     assert redo["done"] == 1 and len(read_artifacts(out / "artifacts.csv")) == 3
+    # The 6 px-radius blob of a.png covers 113 / 4096 = 2.8 % of it, the 8 px one 4.9 %.
+    fewer = detect_focal_plane([pics / "a.png"], out, model=model, overwrite=True, quiet=True, min_area=0.04)
+    assert fewer["artifacts"] == 1
+    a_rows = [r for r in read_artifacts(out / "artifacts.csv") if r.image == "a"]
+    assert len(a_rows) == 1 and a_rows[0].x == pytest.approx(20, abs=1)
+    assert not np.asarray(Image.open(out / "a_mask.png"))[40:56, 40:56].any()
 
 
 def test_nothing_found_warns(tmp_path, model):
@@ -171,6 +200,7 @@ def test_cli_train_evaluate_detect(tmp_path, tiny_des_ghosts):
             "--input-size", "32", "--base-channels", "4", "-q"]
     assert main(["train", "focal-plane", "--out", str(ckpt), "--folds", "1/3", *opts]) == 0
     model = load_focal_plane_model(ckpt)
+    assert model.min_area == FocalPlaneTrainConfig().min_area
     assert len(model.meta["real_images"]) == 2 and model.meta["recipe"]["steps"] == 2
     assert model.meta["init"]["real_images"] == [] and model.meta["init"]["recipe"]["steps"] == 1  # pre-trained
     report = tmp_path / "table.md"
@@ -184,6 +214,17 @@ def test_cli_train_evaluate_detect(tmp_path, tiny_des_ghosts):
                    str(pics / "G0.jpg"), str(tmp_path / "absent.jpg"), "-q"])
     assert status == 1                                                      # one picture failed
     assert (tmp_path / "o" / "G0_mask.png").exists() and (tmp_path / "o" / "artifacts.csv").exists()
+    assert main(["detect", "--mode", "focal-plane", "--model", str(ckpt), "--out", str(tmp_path / "o2"),
+                 "--min-area", "0.99", str(pics / "G0.jpg"), "-q"]) == 0
+    before = np.asarray(Image.open(tmp_path / "o" / "G0_mask.png")) > 0
+    labels, _ = ndimage.label(before, structure=np.ones((3, 3)))
+    sizes = np.bincount(labels.ravel())
+    kept = (labels > 0) & (sizes[labels] >= 0.99 * before.size)             # only a region covering 99 % stays
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o2" / "G0_mask.png")) > 0, kept)
+    assert main(["detect", "--mode", "focal-plane", "--out", str(tmp_path / "o3"), "--min-area", "1",
+                 str(pics / "G0.jpg"), "-q"]) == 1
+    assert main(["detect", "--out", str(tmp_path / "o3"), "--min-area", "0.1", str(pics / "G0.jpg"), "-q"]) == 1
+    assert not (tmp_path / "o3").exists()
     assert main(["train", "focal-plane", "--out", str(ckpt), "--real-images", "nope.jpg", *opts]) == 1
 
 

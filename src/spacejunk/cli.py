@@ -138,6 +138,8 @@ def _add_detect(p: argparse.ArgumentParser) -> None:
                    help="a checkpoint of your own instead of the shipped one (give it twice for a classifier "
                         "and a detector; each checkpoint says which it is)")
     p.add_argument("--threshold", type=float, help="score threshold in [0, 1] (default: the model's own)")
+    p.add_argument("--min-area", type=float,
+                   help="focal-plane mode: drop regions smaller than this fraction of the picture (default: the model's own)")
     p.add_argument("--bands", help="comma-separated bands to use (default: all the model knows)")
     p.add_argument("--no-png", action="store_true", help="do not write the PNG pictures")
     p.add_argument("--overwrite", action="store_true", help="redo images whose outputs exist")
@@ -149,16 +151,21 @@ def _add_detect(p: argparse.ArgumentParser) -> None:
 def _run_detect(args: argparse.Namespace) -> int:
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise InputError(None, f"--threshold must be in [0, 1], got {args.threshold}")
+    if args.min_area is not None and not 0.0 <= args.min_area < 1.0:
+        raise InputError(None, f"--min-area must be in [0, 1), got {args.min_area}")
     if args.mode == "focal-plane":
         from .focal_plane import detect_focal_plane
 
         if args.model and len(args.model) > 1:
             raise InputError(None, "focal-plane mode takes one --model")
-        summary = detect_focal_plane(args.paths, args.out, model=args.model[0] if args.model else None, threshold=args.threshold,
+        summary = detect_focal_plane(args.paths, args.out, model=args.model[0] if args.model else None,
+                                     threshold=args.threshold, min_area=args.min_area,
                                      write_png=not args.no_png, overwrite=args.overwrite, quiet=args.quiet)
     else:
         from .pipeline import detect
 
+        if args.min_area is not None:
+            raise InputError(None, "--min-area is a focal-plane mode option")
         summary = detect(args.paths, out=args.out, model=args.model, threshold=args.threshold,
                          bands=parse_bands(args.bands), write_png=not args.no_png, overwrite=args.overwrite,
                          workers=args.workers, scheduler=args.scheduler, quiet=args.quiet).summary
@@ -181,6 +188,8 @@ def _add_focal_plane_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--real-fraction", type=float, default=d.real_fraction,
                    help=f"share of each batch drawn from the real pictures (default {d.real_fraction})")
     p.add_argument("--augment", choices=tuple(AUGMENT_PRESETS), default=d.augment, help="augmentation preset")
+    p.add_argument("--min-area", type=float, default=d.min_area,
+                   help=f"the model drops regions smaller than this fraction of the picture (default {d.min_area:g})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
@@ -192,7 +201,7 @@ def _focal_plane_config(args: argparse.Namespace):
     try:
         return FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                      base_channels=args.base_channels, real_fraction=args.real_fraction,
-                                     augment=args.augment, seed=args.seed)
+                                     augment=args.augment, min_area=args.min_area, seed=args.seed)
     except ValueError as err:
         raise InputError(None, str(err)) from None
 

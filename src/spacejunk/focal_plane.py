@@ -71,6 +71,9 @@ class FocalPlaneModel:
         Category of each of the category logits.
     fill_holes : bool
         Mark the holes inside found regions too (people draw outlines).
+    min_area : float
+        Found regions smaller than this fraction of the picture's area are dropped
+        (people do not draw specks; 0 keeps every region).
     radial_channel : bool
         The network takes a second input channel: the distance from the picture's
         centre (see :func:`radial_channel`).
@@ -83,6 +86,7 @@ class FocalPlaneModel:
     threshold: float = 0.5
     categories: tuple[str, ...] = FOCAL_PLANE_CATEGORIES
     fill_holes: bool = True
+    min_area: float = 0.0
     radial_channel: bool = True
     meta: dict = field(default_factory=dict, compare=False)
 
@@ -105,6 +109,7 @@ def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneM
                            threshold=float(meta.get("threshold", 0.5)),
                            categories=tuple(meta.get("categories", FOCAL_PLANE_CATEGORIES)),
                            fill_holes=bool(meta.get("fill_holes", True)),
+                           min_area=float(meta.get("min_area", 0.0)),
                            radial_channel=bool(meta.get("radial_channel", False)), meta=meta)
 
 
@@ -189,8 +194,8 @@ def probabilities_from_logits(logits: torch.Tensor) -> torch.Tensor:
 
 
 def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.PathLike | None = None,
-                        threshold: float | None = None, fill_holes: bool | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
+                        threshold: float | None = None, fill_holes: bool | None = None,
+                        min_area: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Segment ghosts and rays in one focal-plane picture.
 
     Parameters
@@ -205,6 +210,9 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
         model's own).
     fill_holes : bool, optional
         Also mark holes inside marked regions (default: the model's own setting).
+    min_area : float, optional
+        Drop regions smaller than this fraction of the picture's area (default: the
+        model's own setting).
 
     Returns
     -------
@@ -235,11 +243,12 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
         prob = probabilities_from_logits(logits)[0]
     prob_np = prob.numpy().astype(np.float32)
     return prob_np, probabilities_to_mask(prob_np, threshold=thr, categories=fp.categories,
-                                          fill_holes=fp.fill_holes if fill_holes is None else fill_holes)
+                                          fill_holes=fp.fill_holes if fill_holes is None else fill_holes,
+                                          min_area=fp.min_area if min_area is None else min_area)
 
 
 def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Sequence[str] = FOCAL_PLANE_CATEGORIES,
-                          fill_holes: bool = False, per_region: bool = True) -> np.ndarray:
+                          fill_holes: bool = False, per_region: bool = True, min_area: float = 0.0) -> np.ndarray:
     """uint8 code mask from ``(n_cat, ny, nx)`` probabilities.
 
     A pixel is marked where the probabilities add up to at least ``threshold``.
@@ -247,12 +256,17 @@ def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Seq
     so their regions have none). With ``per_region=True`` (the default) every connected
     region (8-connected) takes one code, that of the category with the largest summed
     probability over it, as a person gives one ``Type`` per drawn region; otherwise each
-    pixel takes its own most probable category.
+    pixel takes its own most probable category. Regions (8-connected, holes filled or
+    not as asked) smaller than ``min_area`` times the picture's area are left clean.
     """
+    if not 0.0 <= min_area < 1.0:
+        raise ValueError(f"min_area must be in [0, 1), got {min_area}")
     codes = np.array([FOCAL_PLANE_CODES[c] for c in categories], dtype=np.uint8)
     marked = prob.sum(0) >= threshold
     if fill_holes:
         marked = ndimage.binary_fill_holes(marked)
+    if min_area > 0:
+        marked = _drop_small(marked, min_area * marked.size)
     if not per_region:
         return np.where(marked, codes[np.argmax(prob, axis=0)], 0).astype(np.uint8)
     labels, n = ndimage.label(marked, structure=np.ones((3, 3), dtype=bool))
@@ -263,6 +277,17 @@ def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Seq
     lut = np.zeros(n + 1, dtype=np.uint8)
     lut[1:] = codes[np.argmax(sums, axis=0)]
     return lut[labels]
+
+
+def _drop_small(marked: np.ndarray, min_pixels: float) -> np.ndarray:
+    """``marked`` without its 8-connected regions of fewer than ``min_pixels`` pixels."""
+    labels, n = ndimage.label(marked, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return marked
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes >= min_pixels
+    keep[0] = False
+    return keep[labels]
 
 
 def mask_to_artifacts(mask: np.ndarray, prob: np.ndarray, *, image: str, min_pixels: int = 1) -> list[Artifact]:
@@ -369,7 +394,7 @@ def _stem(path: Path) -> str:
 
 def detect_focal_plane(paths: Sequence[str | os.PathLike] | str | os.PathLike, out_dir: str | os.PathLike, *,
                        model: FocalPlaneModel | str | os.PathLike | None = None, threshold: float | None = None,
-                       write_png: bool = True, overwrite: bool = False, quiet: bool = False) -> dict[str, Any]:
+                       min_area: float | None = None, write_png: bool = True, overwrite: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Find ghosts and rays in focal-plane pictures and write masks, pictures and a catalog.
 
     Parameters
@@ -382,6 +407,9 @@ def detect_focal_plane(paths: Sequence[str | os.PathLike] | str | os.PathLike, o
         Model or checkpoint; None (default) uses the shipped model.
     threshold : float, optional
         Probability of "any artifact" to mark a pixel (default: the model's own).
+    min_area : float, optional
+        Regions smaller than this fraction of the picture's area are dropped (default:
+        the model's own).
     write_png : bool, optional
         Write ``<stem>.png`` pictures with the regions outlined (default True).
     overwrite : bool, optional
@@ -422,6 +450,9 @@ def detect_focal_plane(paths: Sequence[str | os.PathLike] | str | os.PathLike, o
     thr = fp.threshold if threshold is None else float(threshold)
     if not 0.0 <= thr <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    area = fp.min_area if min_area is None else float(min_area)
+    if not 0.0 <= area < 1.0:
+        raise ValueError(f"min_area must be in [0, 1), got {min_area}")
     csv_path = out / "artifacts.csv"
     previous = read_artifacts(csv_path) if csv_path.exists() else []
     summary: dict[str, Any] = {"done": 0, "failed": 0, "skipped": 0, "artifacts": 0, "seconds": 0.0,
@@ -436,7 +467,7 @@ def detect_focal_plane(paths: Sequence[str | os.PathLike] | str | os.PathLike, o
             continue
         try:
             image = read_focal_plane_image(path)
-            prob, mask = segment_focal_plane(image, model=fp, threshold=thr)
+            prob, mask = segment_focal_plane(image, model=fp, threshold=thr, min_area=area)
         except InputError as err:
             summary["failed"] += 1
             summary["errors"].append({"path": str(path), "reason": err.problem})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -51,6 +53,8 @@ def test_config_is_checked():
         FocalPlaneTrainConfig(augment="wild")
     with pytest.raises(ValueError, match="real_fraction"):
         FocalPlaneTrainConfig(real_fraction=2)
+    with pytest.raises(ValueError, match="min_area"):
+        FocalPlaneTrainConfig(min_area=-0.1)
     with pytest.raises(ValueError, match="nothing to train on"):
         train_focal_plane([], config=FocalPlaneTrainConfig(n_sim=0))
 
@@ -73,6 +77,10 @@ def test_loss_falls_and_checkpoint_reloads_identically(real_set, tmp_path):
     assert loaded.input_size == 32 and loaded.threshold == 0.5
     assert loaded.meta["recipe"]["steps"] == 40 and loaded.meta["real_images"] == ["r0.jpg", "r1.jpg"]
     assert loaded.meta["codes"] == {"ghost-bright": 1, "ghost-faint": 2, "rays": 3}
+
+    tidy = dataclasses.replace(result.model, min_area=0.5)     # drops every region under half the picture
+    assert load_focal_plane_model(save_focal_plane_model(tmp_path / "tidy.pt", tidy)).min_area == 0.5
+    assert 0 < (mask > 0).mean() < 0.5 and not segment_focal_plane(image, model=tidy)[1].any()
 
     small = save_focal_plane_model(tmp_path / "half.pt", result.model, half=True, extra_meta={"cv": {"x": 1}})
     assert small.stat().st_size < path.stat().st_size

@@ -105,13 +105,16 @@ def fold_assignment(names: Sequence[str], *, folds: int = 5, seed: int = 0) -> d
 
 
 def evaluate_model(model, data: Sequence[AnnotatedImage], *, threshold: float | None = None,
-                   min_fraction: float = 0.5) -> list[dict[str, Any]]:
-    """Score a focal-plane model on annotated pictures (rows as :func:`score_mask`, plus ``image``)."""
+                   min_area: float | None = None, min_fraction: float = 0.5) -> list[dict[str, Any]]:
+    """Score a focal-plane model on annotated pictures (rows as :func:`score_mask`, plus ``image``).
+
+    ``threshold`` and ``min_area`` default to the model's own (:func:`segment_focal_plane`).
+    """
     from ..focal_plane import segment_focal_plane
 
     rows = []
     for item in data:
-        _, codes = segment_focal_plane(item.image, model=model, threshold=threshold)
+        _, codes = segment_focal_plane(item.image, model=model, threshold=threshold, min_area=min_area)
         rows.append({"image": item.name, **score_mask(codes, item.consensus(min_fraction=min_fraction))})
     return rows
 

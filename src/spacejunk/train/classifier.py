@@ -393,12 +393,16 @@ def _axis_starts(n: int, tile: int, step: int) -> np.ndarray:
 def _to_slots(rec: ImageRecord, slots: tuple[str, ...], settings: ClassifierTrainSettings, *,
               keep_mask: bool) -> _Image:
     ny, nx = rec.shape
-    image = np.zeros((len(slots), ny, nx), np.float16)
-    present = np.zeros(len(slots), np.float32)
-    for i, b in enumerate(rec.bands):
-        if b in slots:
-            image[slots.index(b)] = rec.image[i]
-            present[slots.index(b)] = 1.0
+    if tuple(rec.bands) == tuple(slots) and rec.image.dtype == np.float16:
+        image = rec.image                       # already in the slots' order: no copy
+        present = np.ones(len(slots), np.float32)
+    else:
+        image = np.zeros((len(slots), ny, nx), np.float16)
+        present = np.zeros(len(slots), np.float32)
+        for i, b in enumerate(rec.bands):
+            if b in slots:
+                image[slots.index(b)] = rec.image[i]
+                present[slots.index(b)] = 1.0
     covered = rec.mask != 0
     th, tw = min(settings.tile, ny), min(settings.tile, nx)
     ys = _axis_starts(ny, th, settings.lattice)
@@ -840,7 +844,13 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
     else:
         bands = tuple(sorted({b for r in train_records for b in r.bands}, key=_band_key))
     settings = replace(settings, bands=bands)
-    train_images = [_to_slots(r, bands, settings, keep_mask=False) for r in train_records]
+    # one record at a time, each dropped once converted: a record's int32 mask is twice its
+    # float16 image of three bands, so holding every record and every image at once would
+    # double the memory of a large training set
+    train_records.reverse()
+    train_images = []
+    while train_records:
+        train_images.append(_to_slots(train_records.pop(), bands, settings, keep_mask=False))
     val_images = [_to_slots(r, bands, settings, keep_mask=False) for r in val_records]
     if settings.trails or settings.finders:
         _add_finder_scores(val_images, val_records, bands, settings)

@@ -83,6 +83,9 @@ class FocalPlaneTrainConfig:
     threshold : float
         Probability of "any artifact" the model marks at (default 0.5: a pixel more
         likely than not to be marked by an annotator).
+    min_area : float
+        Regions smaller than this fraction of the picture's area are dropped from what
+        the model finds (default chosen by cross-validation, ``docs/focal-plane.md``).
     radial_channel : bool
         Give the network the distance from the picture's centre as a second input
         channel (default True): the large pupil ghosts are centred near the optical axis.
@@ -106,6 +109,7 @@ class FocalPlaneTrainConfig:
     category_weight: float = 0.3
     augment: str = "strong"
     threshold: float = 0.5
+    min_area: float = 0.0
     radial_channel: bool = True
     seed: int = 0
     sim_seed: int | None = None
@@ -122,6 +126,8 @@ class FocalPlaneTrainConfig:
             raise ValueError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if not 0.0 <= self.min_area < 1.0:
+            raise ValueError(f"min_area must be in [0, 1), got {self.min_area}")
 
 
 @dataclass
@@ -398,7 +404,7 @@ def train_focal_plane(real: Sequence[AnnotatedImage] = (), *, config: FocalPlane
     if init is not None:
         meta["init"] = {"recipe": init.meta.get("recipe"), "real_images": init.meta.get("real_images", []),
                         "init": init.meta.get("init")}
-    model = FocalPlaneModel(network=net, input_size=s, threshold=config.threshold,
+    model = FocalPlaneModel(network=net, input_size=s, threshold=config.threshold, min_area=config.min_area,
                             categories=FOCAL_PLANE_CATEGORIES, radial_channel=config.radial_channel, meta=meta)
     seconds = time.perf_counter() - t0
     meta["train_seconds"] = round(seconds, 1)
@@ -414,6 +420,7 @@ def _meta(config: FocalPlaneTrainConfig, arch_config: dict, real_names: list[str
         "categories": list(FOCAL_PLANE_CATEGORIES),
         "codes": dict(FOCAL_PLANE_CODES),
         "threshold": config.threshold,
+        "min_area": config.min_area,
         "input_size": config.input_size,
         "input": "luminance (mean of channels), area-resampled to input_size^2, minus median over the 1-99 % range"
                  + ("; distance from the centre in half-sides" if config.radial_channel else ""),
@@ -434,7 +441,7 @@ def save_focal_plane_model(path: str | os.PathLike, model: FocalPlaneModel, *, h
     """
     meta = dict(model.meta)
     meta.update({"task": "focal-plane", "threshold": model.threshold, "input_size": model.input_size,
-                 "categories": list(model.categories), "fill_holes": model.fill_holes,
+                 "categories": list(model.categories), "fill_holes": model.fill_holes, "min_area": model.min_area,
                  "radial_channel": model.radial_channel})
     if extra_meta:
         meta.update(extra_meta)
