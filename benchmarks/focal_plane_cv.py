@@ -10,7 +10,10 @@ the cross-validation figures in its metadata.
 
 Folds can run in separate processes (``--only-folds``, each with its own ``--json``)
 sharing one pre-trained model (``--pretrained``); ``--merge`` then joins their JSON
-files into the tables and adds the figures to the ``--final`` model.
+files into the tables and adds the figures to the ``--final`` model (which takes the runs'
+least region size, ``--min-area``, with them). ``--fold-models DIR`` scores the fold
+models an earlier run saved (``--save-models DIR``) instead of training them, e.g. at
+another ``--min-area``.
 
 Data: Tanoglidis et al. 2021, "DeepGhostBusters", Astronomy & Computing 39, 100580 (MIT).
 
@@ -72,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "cross-validation figures to the model already there)")
     p.add_argument("--save-probs", help="save each picture's out-of-fold probability map here (.npz)")
     p.add_argument("--save-models", help="save each fold's model in this folder (fold<N>.pt)")
+    p.add_argument("--fold-models", help="no training: score the fold<N>.pt models of this folder (from "
+                                          "--save-models, same --folds and --seed) at this run's --min-area")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -128,20 +133,27 @@ def main(argv: list[str] | None = None) -> int:
         table = _report(rows, folds, people, command=command, seconds=seconds, pre_seconds=pre_seconds,
                         threads=args.threads, doc=args.doc, out_json=args.json, config=parts[0]["config"])
         print(table)
-        if args.final:
+        if args.final:  # the figures were measured at the runs' least region size: the model takes it too
             model = load_focal_plane_model(args.final)
+            model = dataclasses.replace(model, min_area=float(parts[0]["config"].get("min_area", model.min_area)))
             meta = {"cv": _cv_meta(rows, folds, people, args.folds),
                     "cv_command": command}
             save_focal_plane_model(args.final, model, extra_meta=meta)
-            print(f"added the cross-validation figures to {args.final}")
+            print(f"added the cross-validation figures to {args.final} (least region {model.min_area:g})")
         return 0
 
     config = FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                    base_channels=args.base_channels, real_fraction=args.real_fraction,
                                    augment=args.augment, min_area=args.min_area, seed=args.seed)
     data, region_sets = read_des_ghosts(args.data)
-    init, pre_seconds = None, 0.0
-    if args.pretrain_steps > 0:
+    init, pre_seconds, fold_models = None, 0.0, None
+    if args.fold_models:
+        if args.final:
+            raise SystemExit("--fold-models scores saved models: use --merge with --final to update a model")
+        only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else range(1, args.folds + 1)
+        fold_models = {f: load_focal_plane_model(Path(args.fold_models) / f"fold{f}.pt") for f in only}
+        pre_seconds = float(fold_models[min(fold_models)].meta.get("init", {}).get("train_seconds", 0.0) or 0.0)
+    elif args.pretrain_steps > 0:
         if args.pretrained and Path(args.pretrained).exists():
             init = load_focal_plane_model(args.pretrained)
             pre_seconds = float(init.meta.get("train_seconds", 0.0))
@@ -159,11 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_cv:
         only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else None
         cv = cross_validate_focal_plane(data, folds=args.folds, config=config, region_sets=region_sets,
-                                        seed=args.seed, only_folds=only, init=init, quiet=args.quiet)
+                                        seed=args.seed, only_folds=only, init=init, fold_models=fold_models,
+                                        quiet=args.quiet)
         if init is not None:
             cv.folds[0] = {"images": [], "train_seconds": round(pre_seconds, 1), "median_iou": float("nan"),
                            "final_loss": float("nan")}
-        table = _report(cv.rows, cv.folds, people, command=command, seconds=time.perf_counter() - t1,
+        seconds = time.perf_counter() - t1
+        if fold_models:  # the folds' training happened in an earlier run: count it
+            seconds += sum(v["train_seconds"] for k, v in cv.folds.items() if int(k))
+        table = _report(cv.rows, cv.folds, people, command=command, seconds=seconds,
                         pre_seconds=pre_seconds, threads=args.threads, doc=args.doc, out_json=args.json,
                         config=cv.config)
         if args.save_models:

@@ -238,3 +238,36 @@ def test_shipped_model_loads():
     assert model.meta["cv"]["annotators_median_iou"] == pytest.approx(docs["annotators"]["iou"])
     prob, mask = segment_focal_plane(np.full((3, 100, 120), 40.0, np.float32), model=model)
     assert prob.shape == (3, 100, 120) and mask.shape == (100, 120)
+
+
+def test_cross_validation_and_scoring_saved_fold_models(tiny_des_ghosts, model):
+    import dataclasses
+
+    from spacejunk.evaluate.focal_plane import cross_validate_focal_plane, fold_assignment
+    from spacejunk.io.focal_plane import read_des_ghosts
+
+    torch.set_num_threads(2)
+    data, region_sets = read_des_ghosts(tiny_des_ghosts)
+    config = FocalPlaneTrainConfig(steps=3, n_sim=2, input_size=32, base_channels=4, depth=2, batch_size=2)
+    cv = cross_validate_focal_plane(data, folds=3, config=config, region_sets=region_sets, quiet=True)
+    assign = fold_assignment([d.name for d in data], folds=3, seed=0)
+    assert sorted(r["image"] for r in cv.rows) == ["G0.jpg", "G1.jpg", "G2.jpg"]
+    for r in cv.rows:        # each picture scored by the one model that never saw it
+        assert r["fold"] == assign[r["image"]] and r["image"] not in cv.models[r["fold"]].meta["real_images"]
+        assert len(cv.models[r["fold"]].meta["real_images"]) == 2
+    again = cross_validate_focal_plane(data, folds=3, config=config, fold_models=cv.models, quiet=True)
+    assert [(r["image"], r["iou"], r["precision"]) for r in again.rows] == \
+        [(r["image"], r["iou"], r["precision"]) for r in cv.rows]
+
+    # Saved models scored at another least region: each picture's blob (radius 8 px, 4.9 % of
+    # the 64 x 64 picture) against the consensus (the annotators' circles of radius 9 and 10).
+    blobs = {f: model for f in (1, 2, 3)}
+    kept = cross_validate_focal_plane(data, folds=3, config=dataclasses.replace(config, min_area=0.04),
+                                      fold_models=blobs, quiet=True)
+    assert all(0.5 < r["iou"] < 1.0 and r["precision"] > 0.95 for r in kept.rows)
+    dropped = cross_validate_focal_plane(data, folds=3, config=dataclasses.replace(config, min_area=0.06),
+                                         fold_models=blobs, quiet=True)
+    assert all(r["iou"] == 0.0 and r["recall"] == 0.0 for r in dropped.rows)
+    assert all(m.min_area == 0.06 for m in dropped.models.values()) and model.min_area == 0.0
+    with pytest.raises(ValueError, match="fold 2"):
+        cross_validate_focal_plane(data, folds=3, config=config, fold_models={1: model}, quiet=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -155,7 +155,8 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
                                region_sets: Sequence[Sequence[Region]] | None = None, seed: int = 0,
                                thresholds: Sequence[float] = (0.3, 0.4, 0.5, 0.6, 0.7),
                                only_folds: Sequence[int] | None = None, pretrain_steps: int = 0,
-                               init=None, quiet: bool = False) -> CrossValidation:
+                               init=None, fold_models: Mapping[int, Any] | None = None,
+                               quiet: bool = False) -> CrossValidation:
     """K-fold cross-validation of the focal-plane training on annotated real pictures.
 
     Parameters
@@ -183,6 +184,11 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
     init : FocalPlaneModel, optional
         Start every fold from this model instead (it must not have seen any of
         ``data``, e.g. a simulation-only model saved earlier).
+    fold_models : mapping of int to FocalPlaneModel, optional
+        Score these models, one per fold (as :attr:`CrossValidation.models` of an earlier
+        run with the same ``folds`` and ``seed``), instead of training them; they take
+        the ``threshold`` and ``min_area`` of ``config``. Scoring again at other settings
+        costs seconds instead of a training per fold.
     quiet : bool, optional
         No progress bars.
     """
@@ -215,21 +221,28 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
                  ", ".join(d.name for d in test))
         fold_config = dataclasses.replace(config, seed=config.seed * 1000 + fold,
                                           sim_seed=config.seed if config.sim_seed is None else config.sim_seed)
-        trained = train_focal_plane(train, config=fold_config, region_sets=region_sets, init=init, quiet=quiet)
-        result.models[fold] = trained.model
+        if fold_models is not None:
+            if fold not in fold_models:
+                raise ValueError(f"fold_models has no model for fold {fold}")
+            model = dataclasses.replace(fold_models[fold], threshold=config.threshold, min_area=config.min_area)
+            seconds, losses = float(model.meta.get("train_seconds", 0.0)), [float("nan")]
+        else:
+            trained = train_focal_plane(train, config=fold_config, region_sets=region_sets, init=init, quiet=quiet)
+            model, seconds, losses = trained.model, trained.seconds, trained.losses
+        result.models[fold] = model
         ious = []
         for item in test:
             ref = item.consensus()
-            prob, codes = segment_focal_plane(item.image, model=trained.model)
+            prob, codes = segment_focal_plane(item.image, model=model)
             row = {"fold": fold, "image": item.name, **score_mask(codes, ref)}
             p_any = prob.sum(0)
             row["iou_at"] = {float(t): pixel_scores(p_any >= t, ref[-1]).iou for t in thresholds}
-            row["iou_no_fill"] = pixel_scores(p_any >= trained.model.threshold, ref[-1]).iou
+            row["iou_no_fill"] = pixel_scores(p_any >= model.threshold, ref[-1]).iou
             probs[item.name] = p_any.astype(np.float16)
             result.rows.append(row)
             ious.append(row["iou"])
-        result.folds[fold] = {"images": [d.name for d in test], "train_seconds": round(trained.seconds, 1),
-                              "median_iou": float(np.median(ious)), "final_loss": float(np.mean(trained.losses[-50:]))}
+        result.folds[fold] = {"images": [d.name for d in test], "train_seconds": round(seconds, 1),
+                              "median_iou": float(np.median(ious)), "final_loss": float(np.mean(losses[-50:]))}
         log.info("fold %d: median IoU %.3f (%s)", fold, np.median(ious), ", ".join(f"{v:.2f}" for v in ious))
     return result
 

@@ -403,7 +403,7 @@ def train_focal_plane(real: Sequence[AnnotatedImage] = (), *, config: FocalPlane
     meta = _meta(config, arch_config, [a.name for a in real])
     if init is not None:
         meta["init"] = {"recipe": init.meta.get("recipe"), "real_images": init.meta.get("real_images", []),
-                        "init": init.meta.get("init")}
+                        "init": init.meta.get("init"), "train_seconds": init.meta.get("train_seconds")}
     model = FocalPlaneModel(network=net, input_size=s, threshold=config.threshold, min_area=config.min_area,
                             categories=FOCAL_PLANE_CATEGORIES, radial_channel=config.radial_channel, meta=meta)
     seconds = time.perf_counter() - t0
