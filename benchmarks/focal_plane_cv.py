@@ -152,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("--fold-models scores saved models: use --merge with --final to update a model")
         only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else range(1, args.folds + 1)
         fold_models = {f: load_focal_plane_model(Path(args.fold_models) / f"fold{f}.pt") for f in only}
-        pre_seconds = float(fold_models[min(fold_models)].meta.get("init", {}).get("train_seconds", 0.0) or 0.0)
+        pre = fold_models[min(fold_models)].meta.get("init") or {}
+        if args.pretrained and Path(args.pretrained).exists():  # the model the folds started from
+            pre = load_focal_plane_model(args.pretrained).meta
+        pre_seconds = float(pre.get("train_seconds") or 0.0)
     elif args.pretrain_steps > 0:
         if args.pretrained and Path(args.pretrained).exists():
             init = load_focal_plane_model(args.pretrained)
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         cv = cross_validate_focal_plane(data, folds=args.folds, config=config, region_sets=region_sets,
                                         seed=args.seed, only_folds=only, init=init, fold_models=fold_models,
                                         quiet=args.quiet)
-        if init is not None:
+        if init is not None or fold_models:
             cv.folds[0] = {"images": [], "train_seconds": round(pre_seconds, 1), "median_iou": float("nan"),
                            "final_loss": float("nan")}
         seconds = time.perf_counter() - t1
