@@ -14,16 +14,11 @@ Example::
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 from scipy import ndimage
 
-from spacejunk.evaluate.focal_plane import fold_assignment
-from spacejunk.focal_plane import load_focal_plane_model, probabilities_to_mask, segment_focal_plane
-from spacejunk.io.focal_plane import read_des_ghosts
-from spacejunk.train.focal_plane import default_data_dir
+from focal_plane_rescore import fold_models_parser, load_fold_models  # noqa: E402  (benchmarks/, this folder)
+from spacejunk.focal_plane import probabilities_to_mask, segment_focal_plane
 
 EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -38,17 +33,11 @@ def region_counts(mask: np.ndarray, consensus: np.ndarray) -> tuple[int, int, in
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", help="folder of fold<N>.pt files")
-    p.add_argument("--data", default=str(default_data_dir()))
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold split (as the cross-validation's)")
+    p = fold_models_parser(__doc__.split("\n\n")[0])
     p.add_argument("--min-areas", default="0,0.0005,0.001,0.002,0.003,0.005")
     args = p.parse_args(argv)
 
-    data, _ = read_des_ghosts(args.data)
-    assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
-    models = {f: load_focal_plane_model(Path(args.models) / f"fold{f}.pt") for f in range(1, args.folds + 1)}
+    data, assign, models = load_fold_models(args)
     areas = [float(a) for a in args.min_areas.split(",")]
     counts: dict[float, dict[str, tuple[int, int, int, int]]] = {a: {} for a in areas}
     for item in data:

@@ -27,29 +27,41 @@ import numpy as np
 from focal_plane_split import LARGE_SHARE  # noqa: E402  (benchmarks/, the script's own folder)
 from spacejunk.categories import FOCAL_PLANE_CATEGORIES
 from spacejunk.evaluate.focal_plane import evaluate_model, fold_assignment, summarise
-from spacejunk.focal_plane import load_focal_plane_model
+from spacejunk.focal_plane import FocalPlaneModel, load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
 from spacejunk.train.focal_plane import default_data_dir
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def fold_models_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the options naming saved fold models and their split (shared by the scripts that read them)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("models", help="folder of fold<N>.pt files")
     p.add_argument("--data", default=str(default_data_dir()))
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="seed of the fold split (as the cross-validation's)")
+    return p
+
+
+def load_fold_models(args: argparse.Namespace) -> tuple[list, dict[str, int], dict[int, FocalPlaneModel]]:
+    """The annotated pictures, each picture's fold and each fold's model."""
+    data, _ = read_des_ghosts(args.data)
+    assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
+    models = {f: load_focal_plane_model(Path(args.models) / f"fold{f}.pt") for f in range(1, args.folds + 1)}
+    return data, assign, models
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = fold_models_parser(__doc__.split("\n\n")[0])
     p.add_argument("--thresholds", default="0.3,0.4,0.5,0.6,0.7")
     p.add_argument("--min-areas", default="0",
                    help="least region kept, as fractions of the picture (comma-separated; default 0: every region)")
     p.add_argument("--json", help="write every picture's IoU per setting here")
     args = p.parse_args(argv)
 
-    data, _ = read_des_ghosts(args.data)
-    assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
+    data, assign, models = load_fold_models(args)
     share = {d.name: float(d.consensus()[-1].mean()) for d in data}
     thresholds = [float(t) for t in args.thresholds.split(",")]
     areas = [float(a) for a in args.min_areas.split(",")]
-    models = {f: load_focal_plane_model(Path(args.models) / f"fold{f}.pt") for f in range(1, args.folds + 1)}
     own = {model.threshold for model in models.values()}
     if len(own) != 1:
         p.error(f"the fold models have different thresholds: {sorted(own)}")
