@@ -38,7 +38,7 @@ def scored(model_path: Path, folder: Path, cache: Path | None) -> tuple[np.ndarr
         return z["positive"], z["score"]
     model, meta = load_checkpoint(model_path)
     ev = evaluate_classifier(folder, model=model, meta=meta, quiet=True)
-    positive = (ev.fractions >= ev.min_fraction) & (ev.fractions > 0)
+    positive = ev.labels
     if hit is not None:
         hit.parent.mkdir(parents=True, exist_ok=True)
         np.savez(hit, positive=positive, score=ev.scores)

@@ -146,12 +146,13 @@ def main(argv: list[str] | None = None) -> int:
                                    base_channels=args.base_channels, real_fraction=args.real_fraction,
                                    augment=args.augment, min_area=args.min_area, seed=args.seed)
     data, region_sets = read_des_ghosts(args.data)
+    only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else None
     init, pre_seconds, fold_models = None, 0.0, None
     if args.fold_models:
         if args.final:
             raise SystemExit("--fold-models scores saved models: use --merge with --final to update a model")
-        only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else range(1, args.folds + 1)
-        fold_models = {f: load_focal_plane_model(Path(args.fold_models) / f"fold{f}.pt") for f in only}
+        fold_models = {f: load_focal_plane_model(Path(args.fold_models) / f"fold{f}.pt")
+                       for f in (only or range(1, args.folds + 1))}
         pre = fold_models[min(fold_models)].meta.get("init") or {}
         if args.pretrained and Path(args.pretrained).exists():  # the model the folds started from
             pre = load_focal_plane_model(args.pretrained).meta
@@ -172,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     t1 = time.perf_counter()
     cv = None
     if not args.no_cv:
-        only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else None
         cv = cross_validate_focal_plane(data, folds=args.folds, config=config, region_sets=region_sets,
                                         seed=args.seed, only_folds=only, init=init, fold_models=fold_models,
                                         quiet=args.quiet)

@@ -265,29 +265,21 @@ def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Seq
     marked = prob.sum(0) >= threshold
     if fill_holes:
         marked = ndimage.binary_fill_holes(marked)
-    if min_area > 0:
-        marked = _drop_small(marked, min_area * marked.size)
-    if not per_region:
+    if not per_region and min_area == 0:
         return np.where(marked, codes[np.argmax(prob, axis=0)], 0).astype(np.uint8)
+    # the regions are labelled once: for the least size and for their one category each
     labels, n = ndimage.label(marked, structure=np.ones((3, 3), dtype=bool))
-    if n == 0:
-        return np.zeros(marked.shape, dtype=np.uint8)
-    idx = np.arange(1, n + 1)
-    sums = np.stack([np.atleast_1d(ndimage.sum(prob[k], labels, idx)) for k in range(len(codes))])
+    kept = np.bincount(labels.ravel(), minlength=n + 1) >= min_area * marked.size
+    kept[0] = False
+    if not per_region:
+        return np.where(kept[labels], codes[np.argmax(prob, axis=0)], 0).astype(np.uint8)
     lut = np.zeros(n + 1, dtype=np.uint8)
-    lut[1:] = codes[np.argmax(sums, axis=0)]
+    if n:
+        idx = np.arange(1, n + 1)
+        sums = np.stack([np.atleast_1d(ndimage.sum(prob[k], labels, idx)) for k in range(len(codes))])
+        lut[1:] = codes[np.argmax(sums, axis=0)]
+    lut[~kept] = 0
     return lut[labels]
-
-
-def _drop_small(marked: np.ndarray, min_pixels: float) -> np.ndarray:
-    """``marked`` without its 8-connected regions of fewer than ``min_pixels`` pixels."""
-    labels, n = ndimage.label(marked, structure=np.ones((3, 3), dtype=bool))
-    if n == 0:
-        return marked
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = sizes >= min_pixels
-    keep[0] = False
-    return keep[labels]
 
 
 def mask_to_artifacts(mask: np.ndarray, prob: np.ndarray, *, image: str, min_pixels: int = 1) -> list[Artifact]:
