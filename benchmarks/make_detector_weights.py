@@ -1,6 +1,7 @@
 """Make the shipped detector weights from nothing, on CPU: simulate its training data, train, copy.
 
-One command (about 90 minutes on two busy cores: 10 of simulation, 45 of training, 30 of fine-tuning)::
+One command (about 2 hours on two busy cores: 10 of simulation, 45 of training, 30 of fine-tuning,
+25 of the region namer)::
 
     python benchmarks/make_detector_weights.py --work work/det --out src/spacejunk/weights/detector.pt
 
@@ -16,7 +17,10 @@ Steps (each skipped when its output exists, so an interrupted run goes on):
    ``--finetune-minutes`` (default 30; 0 skips it);
 6. the checkpoint is written to ``--out`` with the binned view alone (its full-resolution
    view found nothing on the test images and cost 13 s per image; ``--keep-tile-view``
-   keeps it; the dropped view stays in ``meta["views_dropped"]``).
+   keeps it; the dropped view stays in ``meta["views_dropped"]``), with every finder's
+   settings;
+7. ``spacejunk train namer`` names the network's regions (``--namer-images`` fresh
+   simulated images of seed 21, about 25 minutes for 840; 0 skips it).
 
 The evaluation images (seed 999 in docs/detector.md) never enter training.
 """
@@ -49,6 +53,7 @@ class MakeSettings:
     time_limit: float | None
     finetune_minutes: float
     keep_tile_view: bool
+    namer_images: int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-minutes", type=float, default=30.0,
                    help="then go on from that checkpoint at learning rate 1e-3 for this long (default 30; 0: no)")
     p.add_argument("--keep-tile-view", action="store_true", help="keep the full-resolution view in the shipped file")
+    p.add_argument("--namer-images", type=int, default=840,
+                   help="fresh simulated images the region namer learns from (default 840; 0: no namer)")
     return p
 
 
@@ -112,8 +119,9 @@ def _join(parts: list[Path], out: Path) -> None:
 
 
 def _add_finders(path: Path) -> None:
-    """Record the finders' settings in checkpoint ``path``: satellites, cosmic rays, cross-talk and
-    dark halos come from them (:mod:`spacejunk.predict.trails`, :mod:`spacejunk.predict.finders`)."""
+    """Record the finders' settings in checkpoint ``path``: satellites, cosmic rays, cross-talk, dark
+    halos, bad columns and tape bumps come from them (:mod:`spacejunk.predict.trails`,
+    :mod:`spacejunk.predict.finders`)."""
     import torch
 
     from spacejunk.predict.finders import finder_meta
@@ -140,7 +148,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     s = MakeSettings(Path(args.work), Path(args.out), args.n_random, args.n_dense, args.per_image, args.stage,
                      args.epochs, args.time_limit, args.finetune_minutes,
-                     args.keep_tile_view)
+                     args.keep_tile_view, args.namer_images)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from spacejunk.categories import CATEGORIES
     from spacejunk.cli import main as cli
@@ -179,6 +187,9 @@ def main(argv=None) -> int:
             state["meta"]["views_dropped"] = [v for v in views if v not in state["meta"]["views"]]
             torch.save(state, s.out)
         _add_finders(s.out)
+        if s.namer_images > 0:
+            status = cli(["train", "namer", "--detector", str(s.out), "--out", str(s.out), "--n", str(s.namer_images),
+                          "--seed", "21"])
         logging.info("wrote %s", s.out)
     return status
 

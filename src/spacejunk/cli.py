@@ -364,6 +364,28 @@ def _run_train_detector(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("train namer", "train the detector's region namer on fresh simulated images (written into the checkpoint)")
+def _add_train_namer(p: argparse.ArgumentParser) -> None:
+    from .train.namer import build_parser as add_namer_options
+
+    add_namer_options(p)
+
+
+@runs("train namer")
+def _run_train_namer(args: argparse.Namespace) -> int:
+    from .train.namer import NamerTrainSettings, train_namer
+
+    try:
+        settings = NamerTrainSettings(detector=args.detector or "", out=args.out, n_images=args.n, seed=args.seed,
+                                      epochs=args.epochs, threads=args.threads, quiet=args.quiet,
+                                      shape=parse_pair(args.shape, "--shape"))
+    except ValueError as err:
+        raise InputError(None, str(err)) from None
+    train_namer(settings)
+    log.info("wrote %s", args.out)
+    return 0
+
+
 @command("evaluate detector", "score a detector on images with truth: COCO AP, AP50, AR@100 and pictures")
 def _add_evaluate_detector(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="detector checkpoint (default: the shipped one)")

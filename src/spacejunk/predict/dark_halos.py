@@ -37,7 +37,7 @@ from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import noise_units
 
-__all__ = ["DarkHaloSettings", "find_dark_halos", "sky_residual"]
+__all__ = ["DarkHaloSettings", "find_dark_halos", "sky_residual", "binned_sky"]
 
 #: Pixels left out of the sky: everything DESDM flagged.
 IGNORED_BITS = (DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["CRAY"] | DESDM_BITS["TRAIL"]
@@ -89,6 +89,39 @@ def _smooth_sky(image: np.ndarray, *, clip: float = 3.0, iterations: int = 4) ->
     return (z - design @ coef).reshape(ny, nx)
 
 
+def binned_sky(exposure: Exposure, *, bin: int, source_sigma: float, grow: int) -> np.ndarray:
+    """The sky of ``exposure`` in noise units, flagged pixels and sources left out, averaged in
+    ``bin`` x ``bin`` blocks and over the bands.
+
+    Sources are the pixels above ``source_sigma``, left out in 4 x 4 blocks grown by
+    ``ceil(grow / 4)`` blocks (their wings).
+
+    Returns
+    -------
+    ndarray, shape (ny // bin, nx // bin), float64
+        NaN where no band has enough good pixels (a quarter of the block).
+    """
+    grow_blocks = max(1, math.ceil(grow / 4))
+    sums, counts = 0.0, 0
+    for b in range(len(exposure.bands)):
+        values, ignored = noise_units(exposure, b, ignored_bits=IGNORED_BITS)
+        bad = ignored | ~np.isfinite(values) | (values > source_sigma)
+        # sources are left out in 4x4 blocks, grown by a block or more (their wings)
+        ny4, nx4 = bad.shape[0] // 4 * 4, bad.shape[1] // 4 * 4
+        bad4 = bad[:ny4, :nx4].reshape(ny4 // 4, 4, nx4 // 4, 4).any(axis=(1, 3))
+        bad4 = ndimage.binary_dilation(bad4, iterations=grow_blocks)
+        good = np.zeros(bad.shape, bool)
+        good[:ny4, :nx4] = ~np.repeat(np.repeat(bad4, 4, axis=0), 4, axis=1)
+        band_sum, band_count = _block_sums(values, good, bin)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = band_sum / band_count
+        mean[band_count < bin * bin / 4] = np.nan
+        sums = sums + np.nan_to_num(mean)
+        counts = counts + np.isfinite(mean)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 def sky_residual(exposure: Exposure, settings: DarkHaloSettings | None = None) -> np.ndarray:
     """The binned, smoothed sky of ``exposure`` less a smooth surface, in units of its scatter.
 
@@ -98,25 +131,7 @@ def sky_residual(exposure: Exposure, settings: DarkHaloSettings | None = None) -
         Negative where the sky is darker than its surroundings (0 where nothing is known).
     """
     s = settings or DarkHaloSettings()
-    grow_blocks = max(1, math.ceil(s.grow / 4))
-    sums, counts = 0.0, 0
-    for b in range(len(exposure.bands)):
-        values, ignored = noise_units(exposure, b, ignored_bits=IGNORED_BITS)
-        bad = ignored | ~np.isfinite(values) | (values > s.source_sigma)
-        # sources are left out in 4x4 blocks, grown by a block or more (their wings)
-        ny4, nx4 = bad.shape[0] // 4 * 4, bad.shape[1] // 4 * 4
-        bad4 = bad[:ny4, :nx4].reshape(ny4 // 4, 4, nx4 // 4, 4).any(axis=(1, 3))
-        bad4 = ndimage.binary_dilation(bad4, iterations=grow_blocks)
-        good = np.zeros(bad.shape, bool)
-        good[:ny4, :nx4] = ~np.repeat(np.repeat(bad4, 4, axis=0), 4, axis=1)
-        band_sum, band_count = _block_sums(values, good, s.bin)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = band_sum / band_count
-        mean[band_count < s.bin * s.bin / 4] = np.nan
-        sums = sums + np.nan_to_num(mean)
-        counts = counts + np.isfinite(mean)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        binned = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    binned = binned_sky(exposure, bin=s.bin, source_sigma=s.source_sigma, grow=s.grow)
     resid = _smooth_sky(binned)
     smooth = ndimage.gaussian_filter(np.nan_to_num(resid), s.smooth)
     scatter = 1.4826 * float(np.median(np.abs(smooth)))

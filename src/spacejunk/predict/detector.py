@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..preprocess.tiling import tile_fractions, tile_grid
 from ..stitch import merge_boxes
 from .edge_bleeds import relabel_edge_bleeds
 from .finders import FINDERS, run_finders
+from .namer import name_regions, namer_from_meta
 from .trails import trail_mask, trails_for_meta, trails_to_artifacts
 
 __all__ = ["DEFAULT_DETECTOR", "load_detector", "load_default_detector", "detect_array", "detect_exposure"]
@@ -102,6 +104,50 @@ def _segmentation_view(model, data: np.ndarray, tile: int | None, overlap: int, 
     return prob
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """The segmentation detector's regions in one view, before naming.
+
+    Attributes
+    ----------
+    prob : ndarray, shape (K, h, w), float16
+        Stitched probability maps of the view's categories.
+    view_classes : list of str
+        The K categories of ``prob``.
+    boxes : ndarray, shape (n, 4)
+        Regions' boxes in view pixels.
+    scores : ndarray, shape (n,)
+        Mean probability over each region.
+    labels : ndarray, shape (n,) int64
+        Index of each region's category in ``view_classes`` (0-based).
+    """
+
+    prob: np.ndarray
+    view_classes: list[str]
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+def segmentation_candidates(model, arr: np.ndarray, *, factor: int, tile: int | None, overlap: int,
+                            batch_size: int, classes: list[str], keep) -> Candidates:
+    """Regions of a segmentation detector's maps on one view ``arr`` (bands in the model's slots).
+
+    ``factor`` is the view's binning (the smallest region and the joining distance are
+    the model's, in full-resolution pixels); ``tile``/``overlap`` in view pixels;
+    ``classes`` the model's output categories, of which the view reports those in ``keep``.
+    """
+    from ..models.detector import regions_to_boxes
+
+    channels = [k for k, c in enumerate(classes) if c in keep]
+    view_classes = [classes[k] for k in channels]
+    prob = _segmentation_view(model, arr, tile, overlap, batch_size, channels)
+    min_area = max(1, int(math.ceil(model.min_area_px / factor ** 2)))
+    b, s, lab = regions_to_boxes(prob, threshold=model.threshold, min_area_px=min_area,
+                                 exclusive=model.exclusive, join_px=max(0, round(model.join_px / factor)))
+    return Candidates(prob, list(view_classes), b, s, np.asarray(lab, np.int64) - 1)
+
+
 def _box_view(model, data: np.ndarray, tile: int | None, overlap: int, batch_size: int):
     """Boxes, scores, labels and source tiles of a torchvision detector on ``data``."""
     h, w = data.shape[1:]
@@ -134,6 +180,7 @@ def detect_array(
     name: str = "image",
     batch_size: int = 2,
     max_boxes: int = 300,
+    use_namer: bool = True,
 ) -> list[Artifact]:
     """Artifacts in normalised bands of one image.
 
@@ -154,6 +201,10 @@ def detect_array(
         Tiles per forward pass (default 2).
     max_boxes : int, optional
         Most boxes kept per view before merging, best scores first (default 300).
+    use_namer : bool, optional
+        Let the checkpoint's region namer (``meta["namer"]``, :mod:`spacejunk.predict.namer`)
+        name and score the regions of the whole-image view (default True; False: the
+        network's own categories and mean probabilities).
 
     Returns
     -------
@@ -169,7 +220,7 @@ def detect_array(
     detector's boxes are merged across tiles with :func:`spacejunk.stitch.merge_boxes`.
     The views' boxes are then merged by class-wise suppression.
     """
-    from ..models.detector import SegmentationDetector, regions_to_boxes
+    from ..models.detector import SegmentationDetector
 
     image = np.asarray(image)
     if image.ndim != 3:
@@ -184,6 +235,7 @@ def detect_array(
     ny, nx = data.shape[1:]
     views = meta.get("views") or [{"bin": 1, "tile": meta.get("tile", 600), "overlap": meta.get("overlap", 100)}]
     classes = list(meta.get("classes", CATEGORIES))
+    namer = namer_from_meta(meta) if use_namer else None
     all_b, all_s, all_l = [], [], []
     for view in views:
         factor = int(view.get("bin", 1))
@@ -193,12 +245,16 @@ def detect_array(
         overlap = int(view.get("overlap", 0)) // factor
         keep = set(view.get("categories") or classes)
         if isinstance(model, SegmentationDetector):
-            channels = [k for k, c in enumerate(classes) if c in keep]
-            prob = _segmentation_view(model, arr, tile, overlap, batch_size, channels)
-            min_area = max(1, int(math.ceil(model.min_area_px / factor ** 2)))
-            b, s, lab = regions_to_boxes(prob, threshold=model.threshold, min_area_px=min_area, scale=factor,
-                                         exclusive=model.exclusive, join_px=max(0, round(model.join_px / factor)))
-            lab = np.asarray([channels[int(v) - 1] + 1 for v in lab], dtype=np.int64)
+            cand = segmentation_candidates(model, arr, factor=factor, tile=tile, overlap=overlap,
+                                           batch_size=batch_size, classes=classes, keep=keep)
+            if namer is not None and tile is None:
+                b, s, lab = name_regions(namer, cand.prob, arr, cand.boxes, cand.labels, cand.scores,
+                                         view_classes=cand.view_classes, classes=classes,
+                                         threshold=model.threshold, scale=factor)
+                b = b * factor
+            else:
+                b, s = cand.boxes * factor, cand.scores
+                lab = np.asarray([classes.index(cand.view_classes[int(v)]) + 1 for v in cand.labels], np.int64)
         else:
             b, s, lab, tiles = _box_view(model, arr, tile, overlap, batch_size)
             b, s, lab = merge_boxes(b, s, lab, tiles=tiles, shape=arr.shape[1:])
@@ -331,6 +387,8 @@ def detect_exposure(
         raise ValueError(f"image {exposure.name!r} has bands {list(exposure.bands)}, none known to the model "
                          f"({meta['bands']})")
     exposure = exposure.select(known)
+    if threshold is None:  # the finders' artifacts too are kept from the model's threshold up
+        threshold = float(meta.get("threshold", 0.5))
     image = Normalisation.from_dict(meta.get("normalisation")).apply(exposure)
     arts = detect_array(image, bands=exposure.bands, model=model, meta=meta, threshold=threshold,
                         name=exposure.name, batch_size=batch_size)

@@ -1,8 +1,9 @@
 """The finders a checkpoint can ask for, and what they give the tile classifier.
 
 A *finder* looks for one kind of artifact from its physics, not from training: cosmic
-rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`) and dark
-halos (:mod:`.dark_halos`); straight trails (:mod:`.trails`) have their own module, as
+rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`), dark
+halos (:mod:`.dark_halos`), unflagged bad columns (:mod:`.column_masks`) and tape bumps
+(:mod:`.tape_bumps`); straight trails (:mod:`.trails`) have their own module, as
 their pixels (not only their box) matter. A checkpoint asks for a finder by a key of its
 metadata holding the finder's settings (``meta["dark_halos"] = {...}``); the detector
 reports what a finder finds in place of the network's artifacts of that category, and
@@ -18,9 +19,11 @@ import numpy as np
 
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
+from .column_masks import ColumnMaskSettings, find_column_masks
 from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
 from .cross_talk import CrossTalkSettings, find_cross_talk
 from .dark_halos import DarkHaloSettings, find_dark_halos
+from .tape_bumps import TapeBumpSettings, find_tape_bumps
 
 __all__ = ["FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "box_tile_scores",
            "finder_tile_scores", "record_finder_scores"]
@@ -30,6 +33,8 @@ FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
     "cosmic_rays": ("cosmic-ray", find_cosmic_rays, CosmicRaySettings),
     "cross_talk": ("cross-talk", find_cross_talk, CrossTalkSettings),
     "dark_halos": ("dark-halo", find_dark_halos, DarkHaloSettings),
+    "column_masks": ("column-mask", find_column_masks, ColumnMaskSettings),
+    "tape_bumps": ("tape-bump", find_tape_bumps, TapeBumpSettings),
 }
 
 

@@ -120,6 +120,14 @@ class DetectorTrainSettings:
     dark_halos : bool
         Report dark regions centred on bright stars (:mod:`spacejunk.predict.dark_halos`) as
         dark halos in place of the network's (recorded in the checkpoint).
+    column_masks : bool
+        Report columns brighter or darker than their neighbours along a long run
+        (:mod:`spacejunk.predict.column_masks`) as column masks in place of the network's
+        (recorded in the checkpoint).
+    tape_bumps : bool
+        Report round bumps and dips of the sky near the CCD's edges
+        (:mod:`spacejunk.predict.tape_bumps`) as tape bumps in place of the network's
+        (recorded in the checkpoint).
     quiet : bool
         No progress bar.
     """
@@ -152,6 +160,8 @@ class DetectorTrainSettings:
     cosmic_rays: bool = True
     cross_talk: bool = True
     dark_halos: bool = True
+    column_masks: bool = True
+    tape_bumps: bool = True
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -208,6 +218,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="report the network's cross-talk, not the mirrored-copy finder's (ablation)")
     p.add_argument("--no-dark-halos", action="store_true",
                    help="report the network's dark halos, not the finder's (ablation)")
+    p.add_argument("--no-column-masks", action="store_true",
+                   help="report the network's column masks, not the bad-column finder's (ablation)")
+    p.add_argument("--no-tape-bumps", action="store_true",
+                   help="report the network's tape bumps, not the bump finder's (ablation)")
     return p
 
 
@@ -230,7 +244,8 @@ def settings_from_args(args: argparse.Namespace) -> DetectorTrainSettings:
             global_fraction=args.global_fraction, augment=args.augment, threshold=args.threshold,
             time_limit_min=args.time_limit, seed=args.seed, threads=args.threads, init=args.init,
             trails=not args.no_trails, cosmic_rays=not args.no_cosmic_rays,
-            cross_talk=not args.no_cross_talk, dark_halos=not args.no_dark_halos, quiet=getattr(args, "quiet", False))
+            cross_talk=not args.no_cross_talk, dark_halos=not args.no_dark_halos,
+            column_masks=not args.no_column_masks, tape_bumps=not args.no_tape_bumps, quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
 

@@ -1,0 +1,51 @@
+"""The tape-bump finder (spacejunk.predict.tape_bumps) on small simulated and hand-made images."""
+
+import numpy as np
+import pytest
+
+from spacejunk.evaluate.coco import box_iou
+from spacejunk.io import Exposure
+from spacejunk.predict.tape_bumps import TapeBumpSettings, find_tape_bumps
+from spacejunk.simulate import simulate_image
+
+SHAPE = (1024, 512)
+
+
+def _boxes(items):
+    return np.array([[a.xmin, a.ymin, a.xmax, a.ymax] for a in items], float).reshape(-1, 4)
+
+
+@pytest.mark.parametrize("seed", [2, 5, 7])
+def test_finds_the_simulators_tape_bump(seed):
+    image = simulate_image(seed=seed, shape=SHAPE, artifacts=["tape-bump"])
+    truth = [a for a in image.artifacts if a.category == "tape-bump"]
+    found = find_tape_bumps(image.exposure)
+    assert len(truth) == 1 and len(found) == 1
+    assert found[0].category == "tape-bump" and 0.3 < found[0].score < 1
+    assert box_iou(_boxes(found), _boxes(truth))[0, 0] > 0.8
+
+
+def test_nothing_in_clean_images():
+    for seed in (0, 1, 2):
+        assert find_tape_bumps(simulate_image(seed=seed, shape=SHAPE, artifacts=None).exposure) == []
+
+
+def _bump_image(cx, cy, amplitude, radius=60.0, shape=(1024, 512), seed=0):
+    rng = np.random.default_rng(seed)
+    sci = rng.normal(1000.0, 10.0, (2,) + shape).astype(np.float32)
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    r2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / radius ** 2
+    sci += (amplitude * 10.0 * np.clip(1 - r2, 0, None) ** 2).astype(np.float32)
+    return Exposure("e", ("g", "r"), sci, np.zeros(sci.shape, np.int32), np.ones(sci.shape, np.float32))
+
+
+def test_a_bump_or_dip_near_the_edge_is_found_and_one_in_the_middle_is_not():
+    # truth: where the profile is at least 0.3, r <= 0.67 R
+    truth = np.array([[80 - 40.2, 500 - 40.2, 80 + 40.2, 500 + 40.2]])
+    for amplitude in (1.0, -1.0):
+        found = find_tape_bumps(_bump_image(80, 500, amplitude))
+        assert len(found) == 1 and found[0].category == "tape-bump"
+        assert box_iou(_boxes(found), truth)[0, 0] > 0.6
+        assert found[0].score > 0.4  # 1 sigma over a disc of radius 60 px: ~26 units of the map's scatter
+    assert find_tape_bumps(_bump_image(256, 500, 1.0)) == []  # 256 px from every edge: not a tape bump
+    assert find_tape_bumps(_bump_image(80, 500, 1.0), TapeBumpSettings(min_peak=1e4)) == []
