@@ -11,6 +11,7 @@ brings a trained checkpoint up to date:
 
     python benchmarks/refresh_finders.py src/spacejunk/weights/detector.pt
     python benchmarks/refresh_finders.py src/spacejunk/weights/classifier.pt --val work/classifier-default/val
+    python benchmarks/refresh_finders.py work/cls_cm.pt --val work/val2 --finders cross_talk,dark_halos,column_masks
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_detector_weights import _add_finders  # noqa: E402
 
-from spacejunk.predict.finders import finder_meta  # noqa: E402
+from spacejunk.predict.finders import FINDERS, finder_meta  # noqa: E402
 from spacejunk.train.classifier import CLASSIFIER_FINDERS  # noqa: E402
 
 
-def refresh_classifier(path: Path, val: Path | None) -> dict:
+def refresh_classifier(path: Path, val: Path | None, finders: tuple[str, ...] = CLASSIFIER_FINDERS) -> dict:
     """Set the classifier's finders (and threshold, with ``val``); returns the new metadata."""
     from spacejunk.evaluate.classifier import evaluate_classifier
     from spacejunk.models.registry import load_checkpoint
 
     state = torch.load(path, map_location="cpu", weights_only=False)
     meta = state["meta"]
-    meta.update(finder_meta(keys=CLASSIFIER_FINDERS))
+    meta.update(finder_meta(keys=list(finders)))
     if val is not None:
         model, _ = load_checkpoint(path)
         ev = evaluate_classifier(val, model=model, meta=meta, target_recall=float(meta.get("target_recall", 0.95)))
@@ -52,6 +53,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--val", type=Path, help="validation images to choose a classifier's threshold on again")
+    p.add_argument("--finders", default=",".join(CLASSIFIER_FINDERS),
+                   help="a classifier's finders, comma-separated (default: those training records, %(default)s)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     task = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["meta"].get("task")
@@ -59,7 +62,11 @@ def main(argv=None) -> int:
         _add_finders(args.checkpoint)
         print(f"{args.checkpoint}: detector finders recorded")
     elif task == "classifier":
-        meta = refresh_classifier(args.checkpoint, args.val)
+        finders = tuple(k for k in args.finders.split(",") if k)
+        unknown = sorted(set(finders) - set(FINDERS))
+        if unknown:
+            p.error(f"--finders: unknown {', '.join(unknown)} (known: {', '.join(FINDERS)})")
+        meta = refresh_classifier(args.checkpoint, args.val, finders)
         print(f"{args.checkpoint}: classifier finders recorded, threshold {meta['threshold']:.4f}")
     else:
         p.error(f"{args.checkpoint} is a {task!r} checkpoint")

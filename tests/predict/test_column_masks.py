@@ -47,6 +47,7 @@ def test_dark_column_stars_and_flagged_columns():
     found = find_column_masks(Exposure("e", ("g",), sci, msk, np.ones_like(sci)))
     assert [(a.xmin, a.xmax) for a in found] == [(40.0, 41.0)]
     assert 32 <= found[0].ymin <= 96 and 416 <= found[0].ymax <= 480
+    assert 0.2 < found[0].score < 0.5  # ~20 sigma: found, but under the detector's default threshold
     # a stricter limit drops it
     assert find_column_masks(Exposure("e", ("g",), sci, msk, np.ones_like(sci)),
                              ColumnMaskSettings(min_sigma=200.0)) == []

@@ -47,3 +47,26 @@ def test_regions_off_the_edge_or_without_a_bleed_trail_are_left_alone(bleed_imag
     clean = simulate_image(seed=2, shape=SHAPE, artifacts=[]).exposure
     on_edge = Artifact(name, 0, 0, 0, truth.xmin, SHAPE[0] - 300, truth.xmax, SHAPE[0], 0.8, "ghost")
     assert relabel_edge_bleeds([on_edge], clean) == [on_edge]
+
+
+def test_the_networks_edge_bleed_replaces_the_namers_names_for_its_region(bleed_image):
+    from spacejunk.predict.detector import _edge_bleeds_of_network
+
+    image, truth = bleed_image
+    name = image.exposure.name
+    region = (truth.xmin + 60, SHAPE[0] - 300, truth.xmax - 60, SHAPE[0])
+    network = Artifact(name, 0, 0, 0, *region, 0.8, "ghost")
+    elsewhere = Artifact(name, 0, 0, 0, truth.xmin, 400, truth.xmax, 700, 0.7, "ghost")
+    # the namer called the glow a faint bright-spray, and an uncut edge bleed of its own
+    namer_spray = Artifact(name, 0, 0, 0, *region, 0.2, "bright-spray")
+    namer_bleed = Artifact(name, 0, 0, 0, 0, 900, 100, SHAPE[0], 0.3, "edge-bleed")
+    namer_ghost = Artifact(name, 0, 0, 0, truth.xmin, 400, truth.xmax, 700, 0.6, "ghost")
+    out = _edge_bleeds_of_network([namer_ghost, namer_bleed, namer_spray], [network, elsewhere], image.exposure,
+                                  threshold=0.05)
+    assert [a.category for a in out] == ["edge-bleed", "ghost"]
+    assert out[0].score == 0.8 and box_iou(_box(out[0]), _box(truth))[0, 0] > 0.9
+    assert out[1] is namer_ghost
+    # under the threshold, or no edge bleed among the network's regions: the namer's names stay
+    named = [namer_ghost, namer_spray]
+    assert _edge_bleeds_of_network(named, [network], image.exposure, threshold=0.9) == named
+    assert _edge_bleeds_of_network(named, [elsewhere], image.exposure, threshold=0.05) == named

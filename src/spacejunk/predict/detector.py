@@ -14,6 +14,7 @@ from torch import nn
 
 from .._errors import NoArtifactsWarning
 from ..categories import CATEGORIES, DESDM_BITS
+from ..evaluate.coco import box_iou
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..models.registry import bundled_weights, load_checkpoint
@@ -181,6 +182,7 @@ def detect_array(
     batch_size: int = 2,
     max_boxes: int = 300,
     use_namer: bool = True,
+    unnamed: list[Artifact] | None = None,
 ) -> list[Artifact]:
     """Artifacts in normalised bands of one image.
 
@@ -205,6 +207,10 @@ def detect_array(
         Let the checkpoint's region namer (``meta["namer"]``, :mod:`spacejunk.predict.namer`)
         name and score the regions of the whole-image view (default True; False: the
         network's own categories and mean probabilities).
+    unnamed : list, optional
+        When the namer names the regions, the network's own artifacts (its categories and
+        mean probabilities, at ``threshold``, before merging) are appended to this list:
+        :func:`detect_exposure` looks for edge bleeds among them.
 
     Returns
     -------
@@ -252,6 +258,10 @@ def detect_array(
                                          view_classes=cand.view_classes, classes=classes,
                                          threshold=model.threshold, scale=factor)
                 b = b * factor
+                if unnamed is not None:
+                    own = np.asarray([classes.index(cand.view_classes[int(v)]) + 1 for v in cand.labels], np.int64)
+                    unnamed.extend(_artifacts(cand.boxes * factor, cand.scores, own, classes, name, (ny, nx),
+                                              threshold))
             else:
                 b, s = cand.boxes * factor, cand.scores
                 lab = np.asarray([classes.index(cand.view_classes[int(v)]) + 1 for v in cand.labels], np.int64)
@@ -271,8 +281,16 @@ def detect_array(
     # One set of boxes: across views, and within a view a small region inside a larger one
     # of the same category (a hole's rim, a bright knot of a ghost) is the same artifact.
     b, s, lab = merge_boxes(b, s, lab)
+    return _artifacts(b, s, lab, classes, name, (ny, nx), threshold)
+
+
+def _artifacts(boxes, scores, labels, classes: list[str], name: str, shape: tuple[int, int],
+               threshold: float) -> list[Artifact]:
+    """Artifacts of boxes (full-image pixels, clipped to ``shape``) scoring at least
+    ``threshold``, best first; ``labels`` index ``classes`` from 1."""
+    ny, nx = shape
     out = []
-    for box, score, label in zip(b, s, lab):
+    for box, score, label in zip(boxes, scores, labels):
         if score < threshold:
             continue
         x0, y0 = max(float(box[0]), 0.0), max(float(box[1]), 0.0)
@@ -317,6 +335,30 @@ def _in_place_of(artifacts: list[Artifact], found: list[Artifact], categories: s
     if threshold is not None:
         found = [a for a in found if a.score >= threshold]
     return sorted([a for a in artifacts if a.category not in categories] + found, key=lambda a: -a.score)
+
+
+def _edge_bleeds_of_network(named: list[Artifact], unnamed: list[Artifact], exposure: Exposure,
+                            threshold: float) -> list[Artifact]:
+    """``named`` (the namer's artifacts) with the edge bleeds found among the network's own
+    regions (``unnamed``) in place of the namer's edge bleeds and of its names for those
+    regions.
+
+    Whether a region is an edge bleed is read from the mask and the sky along the readout
+    edge (:func:`~spacejunk.predict.edge_bleeds.relabel_edge_bleeds`), which the namer does
+    not see; it keeps the network's score, which the namer, seeing a glow on an edge,
+    often puts under ``none``.
+    """
+    pairs = [(u, r) for u, r in zip(unnamed, relabel_edge_bleeds(unnamed, exposure))
+             if r is not u and r.category == "edge-bleed" and r.score >= threshold]
+    if not pairs:
+        return named
+    regions = np.array([[u.xmin, u.ymin, u.xmax, u.ymax] for u, _ in pairs], float)
+    bleeds = [r for _, r in pairs]
+    keep = [a for a in named if a.category != "edge-bleed"]
+    if keep:
+        overlap = box_iou(np.array([[a.xmin, a.ymin, a.xmax, a.ymax] for a in keep], float), regions).max(axis=1)
+        keep = [a for a, o in zip(keep, overlap) if o < 0.5]
+    return sorted(keep + bleeds, key=lambda a: -a.score)
 
 
 def drop_flagged(artifacts: list[Artifact], exposure: Exposure, *, bits: int = FLAGGED_BITS,
@@ -390,9 +432,12 @@ def detect_exposure(
     if threshold is None:  # the finders' artifacts too are kept from the model's threshold up
         threshold = float(meta.get("threshold", 0.5))
     image = Normalisation.from_dict(meta.get("normalisation")).apply(exposure)
+    unnamed: list[Artifact] = []
     arts = detect_array(image, bands=exposure.bands, model=model, meta=meta, threshold=threshold,
-                        name=exposure.name, batch_size=batch_size)
+                        name=exposure.name, batch_size=batch_size, unnamed=unnamed)
     arts = relabel_edge_bleeds(drop_flagged(arts, exposure), exposure)
+    if unnamed:
+        arts = _edge_bleeds_of_network(arts, drop_flagged(unnamed, exposure), exposure, threshold)
     arts = [a for a in arts if max(a.xmax - a.xmin, a.ymax - a.ymin) >= MIN_SIDE_PX.get(a.category, 0)]
     trails, min_sigma = trails_for_meta(exposure, meta, trails)
     if trails:
