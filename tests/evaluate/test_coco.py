@@ -72,3 +72,23 @@ def test_match_detections_splits_tp_fp_fn():
     tps, fps, fns = match_detections(truth, dets)
     assert [t.box for _, t in tps] == [truth[0].box]
     assert fps == [dets[1]] and fns == [truth[1]]
+
+
+def test_operating_point_counts_only_detections_at_the_threshold():
+    from spacejunk.evaluate.detector import operating_point
+
+    truth = {"a": [art((0, 0, 10, 10)), art((30, 30, 40, 40), category="satellite")], "clean": []}
+    dets = {
+        "a": [art((0, 0, 10, 10), score=0.9),                        # a hit
+              art((30, 30, 40, 40), score=0.7),                      # the right place, the wrong name
+              art((0, 0, 10, 10), score=0.2, category="satellite")],  # under the threshold
+        "clean": [art((0, 0, 5, 5), score=0.6, image="clean")],      # false
+    }
+    point = operating_point(truth, dets, 0.5)
+    assert point["n_detections"] == 3 and point["n_truth"] == 2 and point["tp"] == 1
+    assert point["precision"] == pytest.approx(1 / 3) and point["recall"] == pytest.approx(1 / 2)
+    assert point["precision_agnostic"] == pytest.approx(2 / 3) and point["recall_agnostic"] == pytest.approx(1.0)
+    low = operating_point(truth, dets, 0.1)  # the low "satellite" counts now, but lies on the ghost: false
+    assert low["n_detections"] == 4 and low["tp"] == 1 and low["precision"] == pytest.approx(1 / 4)
+    none = operating_point({"clean": []}, {"clean": []}, 0.5)
+    assert none["precision"] is None and none["recall"] is None

@@ -15,7 +15,7 @@ from .._errors import InputError
 from ..io.artifact import Artifact
 from .coco import CocoScores, coco_scores, match_detections
 
-__all__ = ["DetectorEvaluation", "MATCH_COLOURS", "evaluate_detector", "draw_matches"]
+__all__ = ["DetectorEvaluation", "MATCH_COLOURS", "evaluate_detector", "draw_matches", "operating_point"]
 
 log = logging.getLogger("spacejunk")
 
@@ -34,17 +34,48 @@ class DetectorEvaluation:
         Mean wall time of detection per image (normalisation included).
     detections : dict
         ``{image: [Artifact]}``.
+    at_threshold : dict
+        What a user of ``spacejunk detect`` sees: :func:`operating_point` at the model's
+        own threshold.
     """
 
     scores: CocoScores
     agnostic: CocoScores
     seconds_per_image: float
     detections: dict
+    at_threshold: dict
 
     def as_dict(self) -> dict:
         """Plain dict (for ``metrics.json``)."""
-        return {**self.scores.as_dict(), "agnostic": self.agnostic.as_dict(),
+        return {**self.scores.as_dict(), "agnostic": self.agnostic.as_dict(), "at_threshold": self.at_threshold,
                 "seconds_per_image": self.seconds_per_image}
+
+
+def operating_point(truth: dict, detections: dict, threshold: float, *, iou_threshold: float = 0.5) -> dict:
+    """Precision and recall of the detections scoring at least ``threshold``.
+
+    ``truth`` and ``detections`` map image names to artifacts. A detection is true when it
+    matches a truth box of its category at IoU >= ``iou_threshold`` (greedy, best score
+    first, :func:`~spacejunk.evaluate.coco.match_detections`); the ``_agnostic`` figures
+    match whatever the category. Precision is None without detections, recall None
+    without truth.
+    """
+    names = set(truth) | set(detections)
+    counts = {"n_detections": 0, "n_truth": 0, "tp": 0, "tp_agnostic": 0}
+    for name in names:
+        kept = [a for a in detections.get(name, []) if a.score >= threshold]
+        tru = truth.get(name, [])
+        counts["n_detections"] += len(kept)
+        counts["n_truth"] += len(tru)
+        counts["tp"] += len(match_detections(tru, kept, iou_threshold=iou_threshold)[0])
+        counts["tp_agnostic"] += len(match_detections(tru, kept, iou_threshold=iou_threshold,
+                                                      class_agnostic=True)[0])
+    n_det, n_tru = counts["n_detections"], counts["n_truth"]
+    return {"threshold": float(threshold), **counts,
+            "precision": counts["tp"] / n_det if n_det else None,
+            "recall": counts["tp"] / n_tru if n_tru else None,
+            "precision_agnostic": counts["tp_agnostic"] / n_det if n_det else None,
+            "recall_agnostic": counts["tp_agnostic"] / n_tru if n_tru else None}
 
 
 #: Box colours of the match pictures.
@@ -175,7 +206,9 @@ def evaluate_detector(
     has_categories = len({a.category for arts in truth.values() for a in arts}) > 1 or labels is None
     scores = coco_scores(truth, detections, images=names, class_agnostic=not has_categories)
     agnostic = coco_scores(truth, detections, images=names, class_agnostic=True)
-    result = DetectorEvaluation(scores, agnostic, seconds / max(len(names), 1), detections)
+    point = operating_point({n: truth.get(n, []) for n in names}, detections,
+                            max(float(meta.get("threshold", 0.5)), threshold))
+    result = DetectorEvaluation(scores, agnostic, seconds / max(len(names), 1), detections, point)
     if out is not None:
         from ..io._atomic import atomic_path
 
@@ -187,6 +220,9 @@ def evaluate_detector(
     log.info("AP %.3f  AP50 %.3f  AR@100 %.3f  (class-agnostic AP %.3f AP50 %.3f AR@100 %.3f)  %.2f s/image",
              scores.ap, scores.ap50, scores.ar100, agnostic.ap, agnostic.ap50, agnostic.ar100,
              result.seconds_per_image)
+    if point["precision"] is not None and point["recall"] is not None:
+        log.info("at the model's threshold %.2f: %d detections, precision %.3f, recall %.3f",
+                 point["threshold"], point["n_detections"], point["precision"], point["recall"])
     return result
 
 
