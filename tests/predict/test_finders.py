@@ -113,6 +113,19 @@ def test_cosmic_rays_found_and_stars_left_alone():
     assert find_cosmic_rays(simulate_image(seed=5, shape=SHAPE, artifacts=[]).exposure) == []
 
 
+def test_a_cosmic_ray_longer_than_the_growing_reach_is_one():
+    from spacejunk.io import Exposure
+
+    rng = np.random.default_rng(3)
+    ny, nx = 256, 1024
+    sci = rng.normal(100.0, 10.0, (3, ny, nx)).astype(np.float32)
+    sci[0, 120:122, 100:600] += 400.0  # a 500-px track in one band: two and a half reaches of _grow
+    found = find_cosmic_rays(Exposure("e", ("g", "r", "i"), sci, np.zeros(sci.shape, np.int32), np.ones_like(sci)))
+    assert len(found) == 1
+    assert (found[0].xmin, found[0].xmax) == (100.0, 600.0)
+    assert 115 <= found[0].ymin <= 120 and 122 <= found[0].ymax <= 127  # the noise next to it may join
+
+
 def test_classifier_tiles_on_a_trail_score_at_least_the_trail(satellite_image):
     from spacejunk.predict.classifier import classify_exposure
     from spacejunk.predict.trails import Trail
