@@ -83,3 +83,15 @@ def test_artifacts_to_mask_sets_category_bits():
     assert not artifacts_to_mask([], (4, 4)).any()
     with pytest.raises(ValueError, match="no mask bit"):
         artifacts_to_mask([Artifact("a", 1, 1, 1, 0, 0, 2, 2, category="rays")], (4, 4))
+
+
+def test_join_overlapping_chains_and_keeps_the_best_score():
+    from spacejunk.stitch import join_overlapping
+
+    boxes = [((0, 0, 10, 10), 0.9), ((8, 0, 20, 10), 0.5), ((18, 0, 30, 10), 0.7),  # a chain: one box
+             ((30, 0, 40, 10), 0.4),                                                 # touches only: apart
+             ((50, 50, 60, 60), 0.8)]
+    assert join_overlapping(boxes) == [((0, 0, 30, 10), 0.9), ((30, 0, 40, 10), 0.4), ((50, 50, 60, 60), 0.8)]
+    # the union of two may reach a third that neither reached: it joins too
+    assert join_overlapping([((0, 0, 10, 10), 0.2), ((5, 8, 20, 20), 0.3), ((12, 2, 18, 6), 0.1)]) == \
+        [((0, 0, 20, 20), 0.3)]

@@ -7,7 +7,7 @@ import numpy as np
 from .categories import CATEGORY_BITS
 from .io.artifact import Artifact
 
-__all__ = ["merge_boxes", "artifacts_to_mask", "tiles_to_score_map", "SCORE_REDUCTIONS"]
+__all__ = ["merge_boxes", "join_overlapping", "artifacts_to_mask", "tiles_to_score_map", "SCORE_REDUCTIONS"]
 
 
 def _as_boxes(boxes, name: str) -> np.ndarray:
@@ -182,6 +182,38 @@ def _fuse_cut(b, s, lab, t, shape, border_px, min_side_overlap):
         out_s.append(s[best])
         out_l.append(lab[best])
     return np.asarray(out_b, dtype=np.float64), np.asarray(out_s, dtype=np.float64), np.asarray(out_l)
+
+
+def join_overlapping(boxes):
+    """Boxes that overlap joined into their union, until none overlaps another.
+
+    Parameters
+    ----------
+    boxes : iterable of (box, score)
+        ``box`` is (x0, y0, x1, y1); boxes touching along an edge do not overlap.
+
+    Returns
+    -------
+    list of (box, score)
+        Each union with the best score of its boxes, in the order of its first box (best
+        first when ``boxes`` are sorted so). A finder's pieces of one artifact (the same
+        copy seen in several bands, a long track cut by the growing window) become one.
+    """
+    items = [(tuple(box), score) for box, score in boxes]
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                (a, sa), (b, sb) = items[i], items[j]
+                if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]):
+                    items[i] = ((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])), max(sa, sb))
+                    del items[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return items
 
 
 def artifacts_to_mask(artifacts, shape: tuple[int, int]) -> np.ndarray:

@@ -28,6 +28,7 @@ from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import noise_units
+from ..stitch import join_overlapping
 
 __all__ = ["CosmicRaySettings", "find_cosmic_rays"]
 
@@ -69,29 +70,6 @@ def _grow(image: np.ndarray, y: int, x: int, level: float, reach: int = 200) -> 
     return x0 + int(cols.min()), y0 + int(rows.min()), x0 + int(cols.max()) + 1, y0 + int(rows.max()) + 1
 
 
-def _merge_overlapping(boxes: dict[tuple[int, int, int, int], float]) -> dict[tuple[int, int, int, int], float]:
-    """Boxes that overlap joined into their union (its score the best of theirs).
-
-    A track longer than :func:`_grow`'s reach is seen whole by none of its seeds, and
-    each seed's window cuts it elsewhere: its pieces are one cosmic ray.
-    """
-    items = list(boxes.items())
-    merged = True
-    while merged and len(items) > 1:
-        merged = False
-        for i in range(len(items)):
-            for j in range(i + 1, len(items)):
-                (a, pa), (b, pb) = items[i], items[j]
-                if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]):
-                    items[i] = ((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])), max(pa, pb))
-                    del items[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return dict(items)
-
-
 def find_cosmic_rays(exposure: Exposure, settings: CosmicRaySettings | None = None) -> list[Artifact]:
     """Unflagged cosmic rays of ``exposure`` as ``cosmic-ray`` artifacts (see the module's notes)."""
     s = settings or CosmicRaySettings()
@@ -120,7 +98,8 @@ def find_cosmic_rays(exposure: Exposure, settings: CosmicRaySettings | None = No
             if (box[2] - box[0]) * (box[3] - box[1]) > s.max_pixels:
                 continue  # a region this large is the wing of something else
             boxes[box] = max(boxes.get(box, 0.0), float(p))
-        for (x0, y0, x1, y1), peak in _merge_overlapping(boxes).items():
+        # a track longer than _grow's reach is seen whole by none of its seeds: its pieces are one
+        for (x0, y0, x1, y1), peak in join_overlapping(boxes.items()):
             out.append(Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
                                 float(x0), float(y0), float(x1), float(y1), peak / (peak + s.seed_sigma),
                                 "cosmic-ray"))

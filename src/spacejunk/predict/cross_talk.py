@@ -35,6 +35,7 @@ from scipy import ndimage
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
+from ..stitch import join_overlapping
 
 __all__ = ["CrossTalkSettings", "find_cross_talk"]
 
@@ -58,7 +59,7 @@ def find_cross_talk(exposure: Exposure, settings: CrossTalkSettings | None = Non
     ny, nx = exposure.shape
     mid = (nx - 1) / 2.0
     sat_bit = DESDM_BITS["SATURATE"]
-    boxes: list[tuple[float, list[float]]] = []
+    boxes: list[tuple[tuple[float, float, float, float], float]] = []
     for b in range(len(exposure.bands)):
         sci, msk = exposure.sci[b], exposure.msk[b]
         sat = (msk & sat_bit) != 0
@@ -94,17 +95,9 @@ def find_cross_talk(exposure: Exposure, settings: CrossTalkSettings | None = Non
             # mirrored columns: column c of the window is image column mx1 - 1 - c
             bx0, bx1 = mx1 - 1 - int(cols.max()), mx1 - int(cols.min())
             by0, by1 = y0 + int(rows.min()), y0 + int(rows.max()) + 1
-            boxes.append((significance, [float(bx0), float(by0), float(bx1), float(by1)]))
+            boxes.append(((float(bx0), float(by0), float(bx1), float(by1)), significance))
     # the same copy seen in several bands is one artifact: overlapping boxes are joined
-    merged: list[tuple[float, list[float]]] = []
-    for sig, box in sorted(boxes, key=lambda t: -t[0]):
-        for i, (msig, mbox) in enumerate(merged):
-            if box[0] < mbox[2] and mbox[0] < box[2] and box[1] < mbox[3] and mbox[1] < box[3]:
-                merged[i] = (msig, [min(box[0], mbox[0]), min(box[1], mbox[1]), max(box[2], mbox[2]),
-                                    max(box[3], mbox[3])])
-                break
-        else:
-            merged.append((sig, box))
+    merged = join_overlapping(sorted(boxes, key=lambda t: -t[1]))
     return [Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
                      x0, y0, x1, y1, sig / (sig + s.score_sigma), "cross-talk")
-            for sig, (x0, y0, x1, y1) in merged]
+            for (x0, y0, x1, y1), sig in merged]

@@ -253,18 +253,17 @@ def detect_array(
         if isinstance(model, SegmentationDetector):
             cand = segmentation_candidates(model, arr, factor=factor, tile=tile, overlap=overlap,
                                            batch_size=batch_size, classes=classes, keep=keep)
+            own = np.asarray([classes.index(cand.view_classes[int(v)]) + 1 for v in cand.labels], np.int64)
             if namer is not None and tile is None:
                 b, s, lab = name_regions(namer, cand.prob, arr, cand.boxes, cand.labels, cand.scores,
                                          view_classes=cand.view_classes, classes=classes,
                                          threshold=model.threshold, scale=factor)
                 b = b * factor
                 if unnamed is not None:
-                    own = np.asarray([classes.index(cand.view_classes[int(v)]) + 1 for v in cand.labels], np.int64)
                     unnamed.extend(_artifacts(cand.boxes * factor, cand.scores, own, classes, name, (ny, nx),
                                               threshold))
             else:
-                b, s = cand.boxes * factor, cand.scores
-                lab = np.asarray([classes.index(cand.view_classes[int(v)]) + 1 for v in cand.labels], np.int64)
+                b, s, lab = cand.boxes * factor, cand.scores, own
         else:
             b, s, lab, tiles = _box_view(model, arr, tile, overlap, batch_size)
             b, s, lab = merge_boxes(b, s, lab, tiles=tiles, shape=arr.shape[1:])
@@ -352,11 +351,11 @@ def _edge_bleeds_of_network(named: list[Artifact], unnamed: list[Artifact], expo
              if r is not u and r.category == "edge-bleed" and r.score >= threshold]
     if not pairs:
         return named
-    regions = np.array([[u.xmin, u.ymin, u.xmax, u.ymax] for u, _ in pairs], float)
+    regions = [u.box for u, _ in pairs]
     bleeds = [r for _, r in pairs]
     keep = [a for a in named if a.category != "edge-bleed"]
     if keep:
-        overlap = box_iou(np.array([[a.xmin, a.ymin, a.xmax, a.ymax] for a in keep], float), regions).max(axis=1)
+        overlap = box_iou([a.box for a in keep], regions).max(axis=1)
         keep = [a for a, o in zip(keep, overlap) if o < 0.5]
     return sorted(keep + bleeds, key=lambda a: -a.score)
 
