@@ -23,6 +23,17 @@ Steps (each skipped when its output exists, so an interrupted run goes on):
    simulated images of seed 21, about 25 minutes for 840; 0 skips it).
 
 The evaluation images (seed 999 in docs/detector.md) never enter training.
+
+``--whole-view`` makes the whole-view network of docs/detector.md's runs instead (not
+shipped: it measured no better), about 1.2 hours and 55 GB of disk::
+
+    python benchmarks/make_detector_weights.py --whole-view --work work/det2 --out work/det2/named.pt
+
+92 images of the random mix (seed 41) and 91 with three distinct categories each among
+:data:`DENSE` (seed 42; the numbers are where the disk filled up), the network trained
+on the whole CCD binned 8 x 8 alone (:data:`WHOLE_VIEW_RECIPE`: each image is binned as
+it is read, so hundreds fit in memory), every category, no fine-tuning, then the namer
+with two worker processes.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +51,26 @@ import numpy as np
 RECIPE = ["--arch", "unet_boxes", "--config", '{"stem_stride": 2, "base_channels": 16, "depth": 5}',
           "--steps-per-epoch", "100", "--batch-size", "2", "--lr", "3e-3",
           "--global-fraction", "0.5", "--infer-tile", "1024", "--overlap", "64", "--threads", "1", "--seed", "0"]
+
+#: ``--whole-view``: the network learns the binned whole-image view alone.
+WHOLE_VIEW_RECIPE = ["--arch", "unet_boxes", "--config", '{"stem_stride": 4, "base_channels": 24, "depth": 5}',
+                     "--steps-per-epoch", "100", "--batch-size", "6", "--lr", "3e-3",
+                     "--global-fraction", "1", "--global-bin", "8", "--threads", "2", "--seed", "0"]
+
+#: ``--whole-view``: categories of the dense training images, those no finder reports
+#: (and airplanes and tape bumps, which their finders often miss).
+DENSE = ["ghost", "bright-arc", "bright-spray", "brush-strokes", "other", "edge-bleed", "tape-bump", "airplane"]
+
+
+def dense_jobs(n: int, *, per_image: int = 3, seed: int = 42, categories=None) -> list[tuple[str, dict]]:
+    """``n`` images named ``dense_s<seed>_<k>`` with ``per_image`` distinct ``categories``
+    (default :data:`DENSE`) each."""
+    from spacejunk.simulate import image_seed
+
+    rng = np.random.default_rng(seed)
+    cats = list(DENSE if categories is None else categories)
+    return [(f"dense_s{seed}_{k:04d}", {"seed": image_seed(seed, k), "artifacts": [
+        str(c) for c in rng.choice(cats, size=per_image, replace=False)]}) for k in range(n)]
 
 
 @dataclass(frozen=True)
@@ -54,6 +86,7 @@ class MakeSettings:
     finetune_minutes: float
     keep_tile_view: bool
     namer_images: int
+    whole_view: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-tile-view", action="store_true", help="keep the full-resolution view in the shipped file")
     p.add_argument("--namer-images", type=int, default=840,
                    help="fresh simulated images the region namer learns from (default 840; 0: no namer)")
+    p.add_argument("--whole-view", action="store_true",
+                   help="the whole-view experiment (see above): its data, recipe and defaults (92 + 91 images, 20 "
+                        "epochs, no fine-tuning)")
     return p
 
 
@@ -146,32 +182,38 @@ def _without(options: list[str], *names: str) -> list[str]:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.whole_view:  # its own defaults, unless given
+        given = set(argv if argv is not None else sys.argv[1:])
+        for option, value in (("--n-random", 92), ("--n-dense", 91), ("--per-image", 3), ("--epochs", 20),
+                              ("--finetune-minutes", 0.0)):
+            if option not in given:
+                setattr(args, option[2:].replace("-", "_"), value)
     s = MakeSettings(Path(args.work), Path(args.out), args.n_random, args.n_dense, args.per_image, args.stage,
                      args.epochs, args.time_limit, args.finetune_minutes,
-                     args.keep_tile_view, args.namer_images)
+                     args.keep_tile_view, args.namer_images, args.whole_view)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from spacejunk.categories import CATEGORIES
     from spacejunk.cli import main as cli
     from spacejunk.simulate import image_name, image_seed
 
-    _simulate(s.work / "train", [(image_name(1, k), {"seed": image_seed(1, k)}) for k in range(s.n_random)])
-    rng = np.random.default_rng(2)
-    dense = []
-    for k in range(s.n_dense):
-        cats = [str(c) for c in rng.choice(CATEGORIES, size=s.per_image, replace=False)]
-        dense.append((f"dense_s2_{k:04d}", {"seed": image_seed(2, k), "artifacts": cats}))
-    _simulate(s.work / "dense", dense)
+    seed = 41 if s.whole_view else 1
+    _simulate(s.work / "train", [(image_name(seed, k), {"seed": image_seed(seed, k)}) for k in range(s.n_random)])
+    if s.whole_view:
+        _simulate(s.work / "dense", dense_jobs(s.n_dense, per_image=s.per_image))
+    else:
+        _simulate(s.work / "dense", dense_jobs(s.n_dense, per_image=s.per_image, seed=2, categories=CATEGORIES))
     if s.stage == "simulate":
         return 0
     _join([s.work / "train", s.work / "dense"], s.work / "all")
     ckpt = s.work / f"unet_boxes_e{s.epochs}.pt"
     extra = [] if s.time_limit is None else ["--time-limit", str(s.time_limit)]
+    recipe = WHOLE_VIEW_RECIPE if s.whole_view else RECIPE
     status = 0 if ckpt.is_file() else cli(["train", "detector", "--data", str(s.work / "all"), "--out", str(ckpt),
-                                           "--epochs", str(s.epochs), *RECIPE, *extra])
+                                           "--epochs", str(s.epochs), *recipe, *extra])
     if status == 0 and s.finetune_minutes > 0:
         tuned = s.work / f"unet_boxes_e{s.epochs}_tuned.pt"
         status = cli(["train", "detector", "--data", str(s.work / "all"), "--init", str(ckpt), "--out", str(tuned),
-                      "--epochs", "20", *_without(RECIPE, "--lr", "--seed", "--arch", "--config"), "--lr", "1e-3",
+                      "--epochs", "20", *_without(recipe, "--lr", "--seed", "--arch", "--config"), "--lr", "1e-3",
                       "--seed", "1", "--time-limit", str(s.finetune_minutes)])
         ckpt = tuned
     if status == 0:
@@ -189,7 +231,7 @@ def main(argv=None) -> int:
         _add_finders(s.out)
         if s.namer_images > 0:
             status = cli(["train", "namer", "--detector", str(s.out), "--out", str(s.out), "--n", str(s.namer_images),
-                          "--seed", "21"])
+                          "--seed", "21", *(["--workers", "2", "--threads", "1"] if s.whole_view else [])])
         logging.info("wrote %s", s.out)
     return status
 

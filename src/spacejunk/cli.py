@@ -377,7 +377,8 @@ def _run_train_namer(args: argparse.Namespace) -> int:
 
     try:
         settings = NamerTrainSettings(detector=args.detector or "", out=args.out, n_images=args.n, seed=args.seed,
-                                      epochs=args.epochs, threads=args.threads, quiet=args.quiet,
+                                      epochs=args.epochs, threads=args.threads, workers=args.workers,
+                                      min_side_px=args.min_side, quiet=args.quiet,
                                       shape=parse_pair(args.shape, "--shape"))
     except ValueError as err:
         raise InputError(None, str(err)) from None

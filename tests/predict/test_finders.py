@@ -12,8 +12,8 @@ from spacejunk.predict.detector import detect_exposure
 from spacejunk.predict.finders import FINDERS, default_finder_settings
 from spacejunk.predict.cosmic_rays import find_cosmic_rays
 from spacejunk.predict.cross_talk import find_cross_talk
-from spacejunk.predict.trails import (TrailSettings, find_trails, radon_significance, trail_mask,
-                                      trail_tile_scores, trails_for_meta, trails_to_artifacts)
+from spacejunk.predict.trails import (Trail, TrailSettings, fans_to_artifacts, find_trails, radon_significance,
+                                      split_fans, trail_mask, trail_tile_scores, trails_for_meta, trails_to_artifacts)
 from spacejunk.simulate import simulate_image
 
 SHAPE = (1024, 512)
@@ -91,6 +91,44 @@ def test_a_dashed_trail_is_an_airplane():
     assert box_iou(_boxes(arts[:1]), _boxes(truth))[0, 0] > 0.5
     # a broad dashed line is the patchy edge of something else, and is dropped
     assert find_trails(image.exposure, TrailSettings(min_length_px=200, max_dashed_width_px=5)) == []
+
+
+def test_rays_pointing_back_to_one_place_are_a_spray_not_satellites():
+    # three rays of a fan from a star above the CCD (apex at x=1000, y=-3000), an X of two
+    # satellites crossing mid-CCD, and a dashed airplane that would point at the apex too
+    apex = (1000.0, -3000.0)
+
+    def ray(x_end, category="satellite"):
+        # from where it enters the CCD (y=0) to the bottom edge (y=4095)
+        t0, t1 = 3000.0 / 7095.0, 1.0
+        x0, x1 = apex[0] + t0 * (x_end - apex[0]), apex[0] + t1 * (x_end - apex[0])
+        return Trail("r", x0, 0.0, x1, 4095.0, 8.0, 20.0, 0.7 if category == "airplane" else 0.0, category)
+
+    rays = [ray(300.0), ray(900.0), ray(1500.0)]
+    x_cross = [Trail("g", 0.0, 500.0, 2047.0, 3500.0, 6.0, 30.0), Trail("g", 0.0, 3500.0, 2047.0, 800.0, 6.0, 15.0)]
+    plane = ray(1900.0, "airplane")
+    single, fans = split_fans(rays + x_cross + [plane])
+    assert len(fans) == 1 and sorted(id(t) for t in fans[0]) == sorted(id(t) for t in rays)
+    assert sorted(id(t) for t in single) == sorted(id(t) for t in x_cross + [plane])
+    # a ray pointing back at a star on the CCD's edge (the apex at a segment's end) too
+    assert len(split_fans([Trail("g", 1000.0, 0.0, 300.0, 4095.0, 8.0, 20.0),
+                           Trail("g", 1000.0, 2.0, 1600.0, 4095.0, 8.0, 20.0)])[1]) == 1
+    # rays further apart than fan_max_deg are not one fan
+    assert split_fans(rays, TrailSettings(fan_max_deg=3.0))[1] == []  # they are 3.2-9.6 degrees apart
+    (spray,) = fans_to_artifacts(fans, name="x", shape=(4096, 2048), min_sigma=10.0)
+    assert spray.category == "bright-spray" and spray.score == pytest.approx(20.0 / 30.0)
+    lines = trails_to_artifacts(rays, name="x", shape=(4096, 2048), min_sigma=10.0)
+    assert spray.box == pytest.approx((min(a.xmin for a in lines), 0.0, max(a.xmax for a in lines), 4096.0))
+
+
+def test_a_simulated_spray_found_as_a_fan():
+    image = simulate_image(seed=0, artifacts=["bright-spray"])
+    trails = find_trails(image.exposure)
+    single, fans = split_fans(trails)
+    assert single == [] and len(fans) == 1 and len(fans[0]) >= 2
+    sprays = fans_to_artifacts(fans, name="x", shape=image.exposure.shape, min_sigma=10.0)
+    truth = [a for a in image.artifacts if a.category == "bright-spray"]
+    assert box_iou(_boxes(sprays), _boxes(truth))[0, 0] > 0.8
 
 
 def test_no_trail_in_a_clean_ccd():

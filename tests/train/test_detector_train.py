@@ -87,6 +87,21 @@ def test_tiny_detector_loss_falls_and_checkpoint_records_settings(records, tmp_p
     assert meta["recipe"]["seed"] == 1 and meta["normalisation"]["mask_bits"] == 0
 
 
+def test_whole_view_only_training_bins_images_as_read(records, tmp_path):
+    settings = DetectorTrainSettings(data="unused", out=str(tmp_path / "w.pt"), arch="unet_boxes", config=TINY,
+                                     epochs=3, steps_per_epoch=15, batch_size=2, lr=1e-2, global_bin=4,
+                                     global_fraction=1.0, augment="flips", seed=2, threads=1, quiet=True)
+    path = train_detector(settings, images=list(records))
+    model, meta = load_checkpoint(path)
+    assert meta["views"] == [{"bin": 4, "tile": None, "overlap": 0}]  # the whole-image view alone, every category
+    bce = [h["loss_bce"] for h in meta["history"]]
+    assert bce[-1] < 0.8 * bce[0]
+    assert meta["n_train_images"] == 3 and meta["bands"] == ["g", "r", "i"]
+    # it runs on a whole image at the view's binning
+    out = model([torch.zeros(3, 64, 48)])
+    assert set(out[0]) == {"boxes", "scores", "labels"}
+
+
 def test_train_is_reproducible_with_a_seed(records, tmp_path):
     kw = dict(data="unused", arch="unet_boxes", config=TINY, epochs=1, steps_per_epoch=3, batch_size=2, tile=64, overlap=16,
               global_bin=0, seed=5, threads=1, quiet=True)

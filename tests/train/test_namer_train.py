@@ -53,3 +53,16 @@ def test_cli_namer_names_bad_input(tmp_path, capsys):
                  str(tmp_path / "o.pt"), "--n", "1", "-q"]) == 1
     assert "n_images must be >= 2" in capsys.readouterr().err
     assert not (tmp_path / "o.pt").exists()
+
+
+def test_workers_collect_the_same_regions(tmp_path):
+    from spacejunk.predict.detector import load_detector
+    from spacejunk.train.namer import NamerTrainSettings, collect_regions
+
+    src = _detector(tmp_path / "det.pt")
+    model, meta = load_detector(str(src))
+    kw = dict(detector=str(src), out=str(tmp_path / "o.pt"), n_images=4, shape=(512, 256), threads=1, quiet=True)
+    one = collect_regions(model, meta, NamerTrainSettings(**kw))
+    two = collect_regions(model, meta, NamerTrainSettings(workers=2, **kw))
+    assert one[1] == two[1] and one[2] == two[2] and len(one[1]) > 0
+    torch.testing.assert_close(torch.as_tensor(one[0]), torch.as_tensor(two[0]))

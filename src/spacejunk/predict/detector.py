@@ -24,7 +24,7 @@ from ..stitch import merge_boxes
 from .edge_bleeds import relabel_edge_bleeds
 from .finders import FINDERS, run_finders
 from .namer import name_regions, namer_from_meta
-from .trails import trail_mask, trails_for_meta, trails_to_artifacts
+from .trails import fans_to_artifacts, settings_from_meta, split_fans, trail_mask, trails_for_meta, trails_to_artifacts
 
 __all__ = ["DEFAULT_DETECTOR", "load_detector", "load_default_detector", "detect_array", "detect_exposure"]
 
@@ -336,6 +336,24 @@ def _in_place_of(artifacts: list[Artifact], found: list[Artifact], categories: s
     return sorted([a for a in artifacts if a.category not in categories] + found, key=lambda a: -a.score)
 
 
+def _with_fans(artifacts: list[Artifact], sprays: list[Artifact], threshold: float) -> list[Artifact]:
+    """``artifacts`` and the sprays found as fans of trails (at least ``threshold``); of a
+    spray of the network and a fan's overlapping it (box IoU >= 0.5), the better scored."""
+    sprays = [a for a in sprays if a.score >= threshold]
+    if not sprays:
+        return artifacts
+    own = [a for a in artifacts if a.category == "bright-spray"]
+    if own:
+        iou = box_iou([a.box for a in own], [a.box for a in sprays])
+        drop = {i for i, a in enumerate(own) if any(iou[i, j] >= 0.5 and sprays[j].score >= a.score
+                                                    for j in range(len(sprays)))}
+        sprays = [f for j, f in enumerate(sprays) if not any(iou[i, j] >= 0.5 and own[i].score > f.score
+                                                             for i in range(len(own)) if i not in drop)]
+        artifacts = [a for a in artifacts if a.category != "bright-spray"] + [a for i, a in enumerate(own)
+                                                                            if i not in drop]
+    return sorted(artifacts + sprays, key=lambda a: -a.score)
+
+
 def _edge_bleeds_of_network(named: list[Artifact], unnamed: list[Artifact], exposure: Exposure,
                             threshold: float) -> list[Artifact]:
     """``named`` (the namer's artifacts) with the edge bleeds found among the network's own
@@ -440,10 +458,14 @@ def detect_exposure(
     arts = [a for a in arts if max(a.xmax - a.xmin, a.ymax - a.ymin) >= MIN_SIDE_PX.get(a.category, 0)]
     trails, min_sigma = trails_for_meta(exposure, meta, trails)
     if trails:
-        lines = trails_to_artifacts(trails, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
+        # rays pointing back to one place are a bright spray's, not satellites
+        single, fans = split_fans(trails, settings_from_meta(meta))
+        lines = trails_to_artifacts(single, name=exposure.name, shape=exposure.shape, min_sigma=min_sigma)
         # the network's regions lying on a trail are pieces of it under another name
         arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), lines, ("satellite", "airplane"),
                             threshold)
+        arts = _with_fans(arts, fans_to_artifacts(fans, name=exposure.name, shape=exposure.shape,
+                                                  min_sigma=min_sigma), threshold)
     for key, found_here in run_finders(exposure, meta, found).items():
         arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
     if not arts:

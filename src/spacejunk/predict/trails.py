@@ -40,7 +40,7 @@ from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
 
 __all__ = ["TrailSettings", "Trail", "trails_for_meta", "radon_significance", "empirical_significance", "find_trails",
-           "trails_to_artifacts", "trail_mask", "trail_tile_scores", "settings_from_meta"]
+           "trails_to_artifacts", "split_fans", "fans_to_artifacts", "trail_mask", "trail_tile_scores", "settings_from_meta"]
 
 #: DESDM bits whose pixels are set to the sky before lines are looked for.
 IGNORED_BITS = (DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["INTERP"] | DESDM_BITS["BADAMP"]
@@ -90,6 +90,12 @@ class TrailSettings:
         A weaker line within ``duplicate_deg`` of a stronger one and on average within
         ``duplicate_px`` of it (in any band) is the same trail (a side lobe, or its copy
         in another band).
+    fan_max_deg, fan_max_apex_px : float
+        Two trails whose lines meet beyond or at an end of each (within a tenth of its
+        length; neither crosses the other's middle),
+        at an angle of at most ``fan_max_deg`` and within ``fan_max_apex_px`` of both
+        segments, are rays of one fan: a bright spray from a star, not two satellites
+        (:func:`split_fans`).
     """
 
     bin: int = 16
@@ -107,6 +113,8 @@ class TrailSettings:
     max_dashed_width_px: float = 20.0
     duplicate_deg: float = 8.0
     duplicate_px: float = 150.0
+    fan_max_deg: float = 30.0
+    fan_max_apex_px: float = 6000.0
 
 
 @dataclass(frozen=True)
@@ -378,6 +386,80 @@ def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
                 break
         if not same:
             out.append(tr)
+    return out
+
+
+def _apex(a: Trail, b: Trail, end: float = 0.1) -> tuple[float, float, float, float] | None:
+    """Where the lines of ``a`` and ``b`` meet: (x, y, angle between them in degrees,
+    distance from the farther of the two segments), or None when they are parallel or
+    the point lies inside either segment, more than ``end`` of its length from its ends
+    (the trails cross, or one points at the other's middle)."""
+    ax, ay, bx, by = a.x1 - a.x0, a.y1 - a.y0, b.x1 - b.x0, b.y1 - b.y0
+    la, lb = math.hypot(ax, ay), math.hypot(bx, by)
+    cross = ax * by - ay * bx
+    if la == 0 or lb == 0 or abs(cross) < 1e-9 * la * lb:
+        return None
+    ta = ((b.x0 - a.x0) * by - (b.y0 - a.y0) * bx) / cross  # in units of a's length
+    tb = ((b.x0 - a.x0) * ay - (b.y0 - a.y0) * ax) / cross
+    if end < ta < 1 - end or end < tb < 1 - end:
+        return None
+    angle = math.degrees(math.asin(min(1.0, abs(cross) / (la * lb))))
+    dist = max(la * max(-ta, ta - 1, 0.0), lb * max(-tb, tb - 1, 0.0))
+    return a.x0 + ta * ax, a.y0 + ta * ay, angle, dist
+
+
+def split_fans(trails: list[Trail], settings: TrailSettings | None = None) -> tuple[list[Trail], list[list[Trail]]]:
+    """The trails that are rays of a fan (a bright spray) apart from the others.
+
+    A spray of rays from a bright star, usually off the CCD, holds several straight
+    streaks that the Radon transform finds as trails; unlike satellites, they point
+    back to one place. Two trails whose lines meet beyond or at an end of each, at an angle
+    of at most ``fan_max_deg`` and within ``fan_max_apex_px`` of both, are rays of one
+    fan; fans sharing a ray are one. Dashed trails (airplanes) are never rays.
+
+    Returns
+    -------
+    single : list of Trail
+        Trails that belong to no fan (satellites and airplanes).
+    fans : list of list of Trail
+        Each fan's rays (two or more).
+    """
+    s = settings or TrailSettings()
+    n = len(trails)
+    group = list(range(n))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            if "airplane" in (trails[i].category, trails[j].category):
+                continue  # dashed: an airplane's lights, not a ray
+            apex = _apex(trails[i], trails[j])
+            if apex is not None and apex[2] <= s.fan_max_deg and apex[3] <= s.fan_max_apex_px:
+                group[root(j)] = root(i)
+    members: dict[int, list[Trail]] = {}
+    for i in range(n):
+        members.setdefault(root(i), []).append(trails[i])
+    single = [g[0] for g in members.values() if len(g) == 1]
+    return single, [g for g in members.values() if len(g) > 1]
+
+
+def fans_to_artifacts(fans: list[list[Trail]], *, name: str, shape: tuple[int, int], min_sigma: float
+                      ) -> list[Artifact]:
+    """One ``bright-spray`` per fan: the box of its rays' boxes, scored by its best ray."""
+    out = []
+    for rays in fans:
+        boxes = np.array([tr.box(shape) for tr in rays])
+        x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
+        x1, y1 = boxes[:, 2].max(), boxes[:, 3].max()
+        if x1 <= x0 or y1 <= y0:
+            continue
+        score = max(tr.score(min_sigma) for tr in rays)
+        out.append(Artifact(name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
+                            float(x0), float(y0), float(x1), float(y1), float(score), "bright-spray"))
     return out
 
 

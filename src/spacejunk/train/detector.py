@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +28,7 @@ from ..categories import CATEGORIES, CATEGORY_BITS
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
 from ..predict.finders import FINDERS, finder_meta
 from ..preprocess.normalise import bin_image
-from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
+from .datasets import ImageRecord, Normalisation, iter_image_folder, load_image_folder, parse_image_list
 
 __all__ = [
     "AUGMENTATIONS",
@@ -93,7 +93,10 @@ class DetectorTrainSettings:
     global_bin : int
         Binning of the whole-image view (0 = no whole-image view).
     global_fraction : float
-        Fraction of batches that are whole-image views.
+        Fraction of batches that are whole-image views. At 1 the network learns the
+        whole-image view alone: each image is binned as it is read and its full-resolution
+        pixels are let go (a few MB per image, so hundreds of images fit), and the
+        checkpoint lists that view only.
     augment : str
         Name of an :data:`AUGMENTATIONS` preset.
     threshold : float
@@ -433,7 +436,9 @@ def view_categories(images: list[ImageRecord], *, tile: int) -> tuple[list[str],
 
 def _meta(settings: DetectorTrainSettings, band_order, history, seconds, steps, images) -> dict:
     views = [{"bin": settings.input_bin, "tile": settings.infer_tile or settings.tile, "overlap": settings.overlap}]
-    if settings.global_bin > 0:
+    if _whole_only(settings):
+        views = [{"bin": settings.input_bin * settings.global_bin, "tile": None, "overlap": 0}]
+    elif settings.global_bin > 0:
         views.append({"bin": settings.input_bin * settings.global_bin, "tile": None, "overlap": 0})
         views[0]["categories"], views[1]["categories"] = view_categories(images, tile=settings.tile)
     n_images = len(images)
@@ -443,6 +448,27 @@ def _meta(settings: DetectorTrainSettings, band_order, history, seconds, steps, 
             "normalisation": NORMALISATION.as_dict(), "task": "detector", "recipe": recipe,
             **finder_meta(trails=settings.trails, keys=[key for key in FINDERS if getattr(settings, key)]),
             "history": history, "train_seconds": round(seconds, 1), "steps": steps, "n_train_images": n_images}
+
+
+def _whole_only(settings: DetectorTrainSettings) -> bool:
+    """True when the network learns the whole-image view alone."""
+    return settings.global_bin > 0 and settings.global_fraction >= 1
+
+
+def _whole_views(records, settings: DetectorTrainSettings, cache: dict, *,
+                 band_order: Sequence[str] | None = None) -> list[ImageRecord]:
+    """Bin each image as it comes (into ``cache``, keyed by its index) and keep its record without pixels.
+
+    The model's bands are ``band_order``, else the settings' bands, else the first image's.
+    """
+    kept: list[ImageRecord] = []
+    order = list(band_order or settings.bands or [])
+    for record in records:
+        order = order or list(record.bands)
+        cache[len(kept)] = make_sample(record, None, scale=settings.global_bin * settings.input_bin, band_order=order)
+        kept.append(replace(record, image=np.zeros((len(record.bands), 0, 0), np.float16),
+                            mask=np.zeros((0, 0), np.int32), context=None))
+    return kept
 
 
 def train_detector(settings: DetectorTrainSettings, *, images: list[ImageRecord] | None = None) -> Path:
@@ -464,21 +490,28 @@ def train_detector(settings: DetectorTrainSettings, *, images: list[ImageRecord]
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    if images is None:
+    init_bands = None
+    if settings.init:
+        model, init_meta = load_checkpoint(settings.init)
+        arch = init_meta["arch"]
+        config = dict(torch.load(settings.init, map_location="cpu", weights_only=True)["config"])
+        init_bands = init_meta.get("bands")
+    cache: dict = {}
+    if _whole_only(settings):
+        records = images if images is not None else iter_image_folder(
+            settings.data, bands=settings.bands, labels=settings.labels, images=settings.images,
+            normalisation=NORMALISATION, context_bin=None, dtype=np.float16, quiet=settings.quiet)
+        images = _whole_views(records, settings, cache, band_order=init_bands)
+    elif images is None:
         images = load_image_folder(settings.data, bands=settings.bands, labels=settings.labels, images=settings.images,
                                    normalisation=NORMALISATION, context_bin=None, dtype=np.float16,
                                    quiet=settings.quiet)
     if not images:
         raise InputError(settings.data, "no training images")
-    band_order = list(settings.bands or images[0].bands)
-    config = dict(settings.config)
-    if settings.init:
-        model, init_meta = load_checkpoint(settings.init)
-        arch = init_meta["arch"]
-        config = dict(torch.load(settings.init, map_location="cpu", weights_only=True)["config"])
-        band_order = list(init_meta.get("bands", band_order))
-    else:
+    band_order = list(init_bands or settings.bands or images[0].bands)
+    if not settings.init:
         arch = settings.arch
+        config = dict(settings.config)
         config.update(n_bands=len(band_order), num_classes=len(CATEGORIES) + 1)
         model = build_model(arch, **config)
     model.train()
@@ -504,9 +537,8 @@ def train_detector(settings: DetectorTrainSettings, *, images: list[ImageRecord]
     step = 0
     stop = False
     use_global = settings.global_bin > 0 and settings.global_fraction > 0
-    cache: dict = {}
     weights = None
-    if use_global:  # each view learns only the categories it will report (see view_categories)
+    if use_global and not _whole_only(settings):  # each view learns only the categories it will report (see view_categories)
         tile_cats, whole_cats = view_categories(images, tile=settings.tile)
         weights = {"tile": torch.tensor([float(c in tile_cats) for c in CATEGORIES]),
                    "whole": torch.tensor([float(c in whole_cats) for c in CATEGORIES])}

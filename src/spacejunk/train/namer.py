@@ -48,11 +48,14 @@ class NamerTrainSettings:
     min_side_px: float = 128.0
     shape: tuple[int, int] = (4096, 2048)
     threads: int = 2
+    workers: int = 1
     quiet: bool = False
 
     def __post_init__(self) -> None:
         if self.n_images < 2:
             raise ValueError(f"n_images must be >= 2, got {self.n_images}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
         if not 0 < self.match_iou <= 1:
             raise ValueError(f"match_iou must be in (0, 1], got {self.match_iou}")
 
@@ -69,6 +72,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--shape", default="4096,2048", help="rows,columns of the simulated images (default a DECam CCD)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the regions (default {d.epochs})")
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (default 2)")
+    p.add_argument("--min-side", type=float, default=d.min_side_px,
+                   help=f"smallest region named, longest side in full-resolution pixels (default {d.min_side_px:g}; "
+                        "smaller ones are dropped at detection too)")
+    p.add_argument("--workers", type=int, default=d.workers,
+                   help="processes simulating and looking at images side by side, one thread each (default 1)")
     return p
 
 
@@ -123,22 +131,64 @@ def image_regions(model, meta: dict, exposure, truth, *, match_iou: float = 0.5,
     return feats, names, cand.view_classes
 
 
-def collect_regions(model, meta: dict, settings: NamerTrainSettings):
-    """Regions of ``settings.n_images`` fresh simulated images: features, names, view classes."""
-    from ..simulate import image_name, image_seed, simulate_image
+def _image_jobs(settings: NamerTrainSettings) -> list[dict]:
+    """``simulate_image`` arguments of the training images: half the random mix, half
+    ``per_image`` distinct random categories each."""
+    from ..simulate import image_name, image_seed
 
     rng = np.random.default_rng(settings.seed)
-    feats, names, view_classes = [], [], None
-    for k in tqdm(range(settings.n_images), desc="regions", disable=settings.quiet):
+    jobs = []
+    for k in range(settings.n_images):
         kwargs = {"seed": image_seed(settings.seed, k), "name": image_name(settings.seed, k),
                   "shape": tuple(settings.shape)}
         if k % 2:
             kwargs["artifacts"] = [str(c) for c in rng.choice(CATEGORIES, size=settings.per_image, replace=False)]
-        sim = simulate_image(**kwargs)
-        f, n, view_classes = image_regions(model, meta, sim.exposure, sim.artifacts, match_iou=settings.match_iou,
-                                           min_side_px=settings.min_side_px)
-        feats.append(f)
-        names.extend(n)
+        jobs.append(kwargs)
+    return jobs
+
+
+#: A worker process's detector and settings (:func:`_start_worker`).
+_WORKER: dict = {}
+
+
+def _start_worker(settings: NamerTrainSettings) -> None:
+    from ..predict.detector import load_detector
+
+    torch.set_num_threads(1)
+    model, meta = load_detector(settings.detector or None)
+    _WORKER.update(model=model, meta=meta, settings=settings)
+
+
+def _regions_of(kwargs: dict, model=None, meta=None, settings=None):
+    from ..simulate import simulate_image
+
+    model, meta, settings = model or _WORKER["model"], meta or _WORKER["meta"], settings or _WORKER["settings"]
+    sim = simulate_image(**kwargs)
+    return image_regions(model, meta, sim.exposure, sim.artifacts, match_iou=settings.match_iou,
+                         min_side_px=settings.min_side_px)
+
+
+def collect_regions(model, meta: dict, settings: NamerTrainSettings):
+    """Regions of ``settings.n_images`` fresh simulated images: features, names, view classes.
+
+    With ``settings.workers`` > 1 the images are made and looked at by that many spawned
+    processes, each loading the detector from ``settings.detector``; the regions are the
+    same as with one.
+    """
+    jobs = _image_jobs(settings)
+    if settings.workers > 1:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(settings.workers, initializer=_start_worker, initargs=(settings,)) as pool:
+            results = list(tqdm(pool.imap(_regions_of, jobs), total=len(jobs), desc="regions",
+                                disable=settings.quiet))
+    else:
+        results = [_regions_of(kwargs, model, meta, settings)
+                   for kwargs in tqdm(jobs, desc="regions", disable=settings.quiet)]
+    feats = [f for f, _, _ in results]
+    names = [n for _, ns, _ in results for n in ns]
+    view_classes = results[-1][2] if results else None
     return np.concatenate(feats) if feats else np.zeros((0, 0), np.float32), names, view_classes
 
 
