@@ -232,3 +232,20 @@ def test_pipeline_mask_holds_a_trail_pixels_not_its_box():
     assert 0.02 < on_trail.mean() < 0.05  # a 6-px line across the image, not its box (all of it)
     assert on_trail[200, 99] and not on_trail[0, 199]
     assert ((mask & CATEGORY_BITS["ghost"]) != 0).sum() == 20 * 20  # other artifacts keep their box
+
+
+def test_a_glow_under_half_of_a_saturated_source_is_no_cross_talk():
+    from spacejunk.predict.cross_talk import _leaks_throughout
+
+    rng = np.random.default_rng(3)
+    src = np.zeros((200, 20), np.float32)
+    src[:, 8:12] = 1000.0  # a bleed trail down to the readout edge (the last rows)
+    bright = src > 50
+    leak = 2e-3
+    real = leak * src + rng.normal(0, 1, src.shape).astype(np.float32)
+    assert _leaks_throughout(real, src, bright, leak, 6.0)
+    glow = rng.normal(0, 1, src.shape).astype(np.float32)
+    glow[100:] += 4.0  # the glow along the edge lies under the trail's lower half only
+    part = float(np.median(glow[bright] / src[bright]))
+    assert part > 0 and not _leaks_throughout(glow, src, bright, part, 6.0)
+    assert _leaks_throughout(glow, src, bright, part, 0.0)  # the check off

@@ -13,8 +13,11 @@ enough for that copy to show. So, for every band and every saturated region (``M
    copy / source over the source's bright pixels, robust to stars lying in the copy;
    the copy's own background, the median where the source is faint, taken off first), and
    its significance ``|k| sqrt(sum source^2)`` (the copy's noise is 1);
-4. where it is at least ``min_sigma``, the artifact is the copy's pixels where
-   ``|k| source`` is visible (at least ``min(0.7, 0.3 peak)`` sky sigma), boxed.
+4. where it is at least ``min_sigma``, and each half of the source's bright pixels (by
+   row) leaks with the same sign at ``split_sigma`` or more (a leak is the same all
+   along the source; the glow a bleed trail spreads along the readout edge lies under
+   part of it only), the artifact is the copy's pixels where ``|k| source`` is visible
+   (at least ``min(0.7, 0.3 peak)`` sky sigma), boxed.
 
 The score is ``significance / (significance + score_sigma)``: a copy at the limit
 (``min_sigma``, 12) scores 0.33, one of ``score_sigma`` (24) 0.5. On 40 simulated CCDs with
@@ -51,6 +54,27 @@ class CrossTalkSettings:
     score_sigma: float = 24.0
     visible_sigma: float = 0.7
     visible_fraction: float = 0.3
+    split_sigma: float = 6.0
+
+
+def _leaks_throughout(copy: np.ndarray, src: np.ndarray, bright: np.ndarray, leak: float,
+                      min_sigma: float) -> bool:
+    """Whether both halves of the source's bright pixels (by row) leak with ``leak``'s sign
+    at ``min_sigma`` or more: a leak is the same all along the source, while a glow or a
+    gradient under part of it (the readout edge a bleed trail reaches) is not."""
+    if min_sigma <= 0:
+        return True
+    rows = np.nonzero(bright)[0]
+    cut = np.median(rows)
+    for half in (rows <= cut, rows > cut):
+        if not half.any():
+            continue
+        r, c = np.nonzero(bright)
+        sel = (r[half], c[half])
+        part = float(np.median(copy[sel] / src[sel]))
+        if part * leak <= 0 or abs(part) * float(np.sqrt(np.sum(src[sel] ** 2))) < min_sigma:
+            return False
+    return True
 
 
 def find_cross_talk(exposure: Exposure, settings: CrossTalkSettings | None = None) -> list[Artifact]:
@@ -85,7 +109,7 @@ def find_cross_talk(exposure: Exposure, settings: CrossTalkSettings | None = Non
             copy = copy - np.float32(np.median(copy[faint]))
             leak = float(np.median(copy[bright] / src[bright]))
             significance = abs(leak) * float(np.sqrt(np.sum(src[bright] ** 2)))
-            if significance < s.min_sigma:
+            if significance < s.min_sigma or not _leaks_throughout(copy, src, bright, leak, s.split_sigma):
                 continue
             model = np.abs(leak) * np.maximum(src, 0.0)
             visible = model >= min(s.visible_sigma, s.visible_fraction * float(model.max()))

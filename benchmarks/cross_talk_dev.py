@@ -1,0 +1,75 @@
+"""The cross-talk finder with and without its halves' test (``CrossTalkSettings.split_sigma``).
+
+Two commands, as docs/detector.md quotes them::
+
+    python benchmarks/cross_talk_dev.py            # 40 CCDs with one copy each (seeds 100-139), made in memory
+    python benchmarks/cross_talk_dev.py work/val3 work/dev7 work/test999   # folders with truth.csv
+
+Prints, for each image where they differ and in all, the copies scoring at least 0.5
+that match a truth copy at IoU >= 0.5 (true), the others (false) and the truth copies.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from spacejunk.evaluate.coco import box_iou
+from spacejunk.io import read_artifacts, read_exposure
+from spacejunk.io.exposure import find_images
+from spacejunk.predict.cross_talk import CrossTalkSettings, find_cross_talk
+from spacejunk.simulate import simulate_image
+
+
+def count(found, truth) -> np.ndarray:
+    """(true, false, truth copies) of ``found`` at score 0.5 and IoU 0.5."""
+    boxes = [a.box for a in truth if a.category == "cross-talk"]
+    tp = fp = 0
+    hit: set[int] = set()
+    for f in sorted(found, key=lambda a: -a.score):
+        if f.score < 0.5:
+            continue
+        if boxes:
+            iou = box_iou([f.box], boxes)[0]
+            j = int(iou.argmax())
+            if iou[j] >= 0.5 and j not in hit:
+                hit.add(j)
+                tp += 1
+                continue
+        fp += 1
+    return np.array([tp, fp, len(boxes)])
+
+
+def _images(folders):
+    if not folders:
+        for seed in range(100, 140):
+            sim = simulate_image(seed=seed, artifacts=["cross-talk"])
+            yield sim.exposure, sim.artifacts
+        return
+    for folder in folders:
+        truth: dict[str, list] = {}
+        for a in read_artifacts(f"{folder}/truth.csv"):
+            truth.setdefault(a.image, []).append(a)
+        for name, files in find_images(folder).items():
+            yield read_exposure(files), truth.get(name, [])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folders", nargs="*", help="data folders with truth.csv (default: 40 one-copy CCDs in memory)")
+    args = p.parse_args(argv)
+    without, with_ = np.zeros(3, int), np.zeros(3, int)
+    for exposure, truth in _images(args.folders):
+        a = count(find_cross_talk(exposure, CrossTalkSettings(split_sigma=0.0)), truth)
+        b = count(find_cross_talk(exposure), truth)
+        without += a
+        with_ += b
+        if (a != b).any():
+            print(f"{exposure.name}: without the test {a.tolist()}, with it {b.tolist()}")
+    print(f"true, false, truth copies: without the halves' test {without.tolist()}, with it {with_.tolist()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
