@@ -206,7 +206,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--global-bin", type=int, default=d.global_bin,
                    help=f"binning of the whole-image view, 0 for none (default {d.global_bin})")
     p.add_argument("--global-fraction", type=float, default=d.global_fraction,
-                   help=f"fraction of whole-image batches (default {d.global_fraction})")
+                   help=f"fraction of whole-image batches (default {d.global_fraction}; 1: the whole-image view "
+                        "alone, each image binned as it is read)")
     p.add_argument("--augment", default=d.augment, help=f"augmentation preset: {', '.join(AUGMENTATIONS)}")
     p.add_argument("--threshold", type=float, default=d.threshold, help="score threshold recorded for inference")
     p.add_argument("--time-limit", type=float, help="stop after this many minutes")
