@@ -12,8 +12,9 @@ from spacejunk.predict.detector import detect_exposure
 from spacejunk.predict.finders import FINDERS, default_finder_settings
 from spacejunk.predict.cosmic_rays import find_cosmic_rays
 from spacejunk.predict.cross_talk import find_cross_talk
-from spacejunk.predict.trails import (Trail, TrailSettings, fans_to_artifacts, find_trails, radon_significance,
-                                      split_fans, trail_mask, trail_tile_scores, trails_for_meta, trails_to_artifacts)
+from spacejunk.predict.trails import (Trail, TrailSettings, dash_modulation, fans_to_artifacts, find_trails,
+                                      radon_significance, split_fans, trail_mask, trail_tile_scores, trails_for_meta,
+                                      trails_to_artifacts)
 from spacejunk.simulate import simulate_image
 
 SHAPE = (1024, 512)
@@ -129,6 +130,19 @@ def test_a_simulated_spray_found_as_a_fan():
     sprays = fans_to_artifacts(fans, name="x", shape=image.exposure.shape, min_sigma=10.0)
     truth = [a for a in image.artifacts if a.category == "bright-spray"]
     assert box_iou(_boxes(sprays), _boxes(truth))[0, 0] > 0.8
+
+
+def test_blinking_lights_are_told_by_their_period():
+    t = np.arange(0.0, 3000.0, 2.0)  # samples 2 px apart along a trail
+    rng = np.random.default_rng(0)
+    lights = ((t % 120.0) < 30.0).astype(float)  # on a quarter of every 120 px
+    assert dash_modulation(lights, step_px=2.0, periods_px=(40.0, 400.0)) == pytest.approx(
+        2 * np.sin(np.pi * 0.25) / (np.pi * 0.25), rel=0.05)  # the fundamental of a 25 % square wave
+    # a satellite: steady, with a slow 8 % wiggle and noise
+    steady = 1 + 0.08 * np.sin(2 * np.pi * t / 1500.0) + rng.normal(0, 0.3, t.size)
+    assert dash_modulation(steady, step_px=2.0, periods_px=(40.0, 400.0)) < 0.1
+    assert dash_modulation(lights[:300], step_px=2.0, periods_px=(40.0, 400.0)) == 0.0  # under two periods
+    assert dash_modulation(-lights, step_px=2.0, periods_px=(40.0, 400.0)) == 0.0
 
 
 def test_no_trail_in_a_clean_ccd():

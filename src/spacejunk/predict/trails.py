@@ -86,6 +86,12 @@ class TrailSettings:
         than ``max_dashed_width_px``, which is dropped.
     max_dashed_width_px : float
         Widest dashed trail kept.
+    dash_period_px, dash_modulation : float, (float, float)
+        A trail whose brightness along it swings with a period in ``dash_period_px`` by
+        at least ``dash_modulation`` of its mean (the amplitude of that Fourier term;
+        on-off blinking gives 1.2-2, a satellite's slow variation under 0.1) is dashed
+        too, however short its dark stretches (the lights of an airplane blink every
+        40-400 px).
     duplicate_deg, duplicate_px : float
         A weaker line within ``duplicate_deg`` of a stronger one and on average within
         ``duplicate_px`` of it (in any band) is the same trail (a side lobe, or its copy
@@ -111,6 +117,8 @@ class TrailSettings:
     min_lit_fraction: float = 0.7
     dashed_fraction: float = 0.5
     max_dashed_width_px: float = 20.0
+    dash_period_px: tuple[float, float] = (40.0, 400.0)
+    dash_modulation: float = 0.7
     duplicate_deg: float = 8.0
     duplicate_px: float = 150.0
     fan_max_deg: float = 30.0
@@ -270,7 +278,7 @@ def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSetting
 def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, half_strip: int = 40
             ) -> tuple[float, float, float, float, float] | None:
     """Offset, width and ends of a line at full resolution: (rho, width, t0, t1, length inside the
-    image, dark fraction of the kept stretch) or None."""
+    image, dark fraction of the kept stretch, its strongest periodic modulation) or None."""
     ny, nx = band.shape
     cx, cy = (nx - 1) / 2, (ny - 1) / 2
     ux, uy = math.cos(theta), math.sin(theta)
@@ -325,7 +333,23 @@ def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, 
     kept = ndimage.uniform_filter1d(on[best_lo * chunk:(best_hi + 1) * chunk], 5)
     bright = float(np.percentile(kept, 90)) if kept.size else 0.0
     dark = float(np.mean(kept < 0.25 * bright)) if bright > 0 else 0.0
-    return rho, width, t0, t1, float(t[-1] - t[0]), dark
+    periodic = dash_modulation(on[best_lo * chunk:(best_hi + 1) * chunk], step_px=2.0, periods_px=s.dash_period_px)
+    return rho, width, t0, t1, float(t[-1] - t[0]), dark, periodic
+
+
+def dash_modulation(profile: np.ndarray, *, step_px: float, periods_px: tuple[float, float]) -> float:
+    """The largest amplitude, over its mean, of the Fourier terms of ``profile`` (samples
+    ``step_px`` apart along a trail) whose period lies in ``periods_px``; 0 when its mean
+    is not positive or it is too short to hold two of the longest periods."""
+    n = len(profile)
+    mean = float(np.mean(profile)) if n else 0.0
+    if mean <= 0 or n * step_px < 2 * periods_px[1]:
+        return 0.0
+    amplitude = 2.0 * np.abs(np.fft.rfft(profile - mean)) / n
+    k = np.arange(len(amplitude))
+    period = np.divide(n * step_px, k, out=np.full(len(k), np.inf), where=k > 0)
+    band = (period >= periods_px[0]) & (period <= periods_px[1])
+    return float(amplitude[band].max() / mean) if band.any() else 0.0
 
 
 def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> list[Trail]:
@@ -357,10 +381,10 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
             refined = _refine(bands[b], theta, rho_px, s)
             if refined is None:
                 continue
-            rho, width, t0, t1, inside, dark = refined
+            rho, width, t0, t1, inside, dark, periodic = refined
             if t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside):
                 continue  # the signal stops short: an elongated source or an edge, not a trail
-            dashed = dark >= s.dashed_fraction
+            dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
             if dashed and width > s.max_dashed_width_px:
                 continue  # broad and patchy: the edge of a ghost, an arc or a spray
             px, py = cx + rho * (-uy), cy + rho * ux
