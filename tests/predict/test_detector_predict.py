@@ -134,3 +134,21 @@ def test_detections_on_desdm_flagged_bleed_trails_are_dropped():
     assert drop_flagged([on_trail], exposure, max_fraction=1.01) == [on_trail]
     clean = Exposure("e", ("g", "r"), sci, np.zeros_like(msk), np.ones(sci.shape, np.float32))
     assert drop_flagged([on_trail, beside], clean) == [on_trail, beside]
+
+
+def test_fan_sprays_and_the_networks_keep_the_better_of_an_overlapping_pair():
+    from spacejunk.io import Artifact
+    from spacejunk.predict.detector import _with_fans
+
+    box = (0.0, 0.0, 1000.0, 2000.0)
+    own = Artifact.from_box("x", *box, score=0.9, category="bright-spray")
+    ghost = Artifact.from_box("x", *box, score=0.8, category="ghost")
+    weak_fan = Artifact.from_box("x", 10.0, 0.0, 1000.0, 2000.0, score=0.7, category="bright-spray")
+    far_fan = Artifact.from_box("x", 1500.0, 3000.0, 2000.0, 4000.0, score=0.6, category="bright-spray")
+    faint_fan = Artifact.from_box("x", 1500.0, 0.0, 2000.0, 900.0, score=0.4, category="bright-spray")
+    out = _with_fans([own, ghost], [weak_fan, far_fan, faint_fan], threshold=0.5)
+    assert out == [own, ghost, far_fan]  # the network's better spray stays, the fan under threshold goes
+    strong_fan = Artifact.from_box("x", 10.0, 0.0, 1000.0, 2000.0, score=0.95, category="bright-spray")
+    assert _with_fans([own, ghost], [strong_fan], threshold=0.5) == [strong_fan, ghost]
+    assert _with_fans([ghost], [], threshold=0.5) == [ghost]
+    assert Artifact.from_box("x", 0, 0, 30, 40).radius == 25.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 __all__ = ["Artifact", "ARTIFACT_COLUMNS"]
@@ -54,6 +55,14 @@ class Artifact:
             xmax, ymax = min(xmax, float(nx)), min(ymax, float(ny))
         return cls(image, float(x), float(y), float(radius), float(xmin), float(ymin), float(xmax), float(ymax),
                    float(score), category)
+
+    @classmethod
+    def from_box(cls, image: str, xmin: float, ymin: float, xmax: float, ymax: float, *, score: float = 1.0,
+                 category: str = "other") -> "Artifact":
+        """An artifact of a box: centred on it, ``radius`` half its diagonal."""
+        xmin, ymin, xmax, ymax = float(xmin), float(ymin), float(xmax), float(ymax)
+        return cls(image, (xmin + xmax) / 2, (ymin + ymax) / 2, 0.5 * math.hypot(xmax - xmin, ymax - ymin),
+                   xmin, ymin, xmax, ymax, float(score), category)
 
     @property
     def box(self) -> tuple[float, float, float, float]:

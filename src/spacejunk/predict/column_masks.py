@@ -30,7 +30,6 @@ are not reported and nearly every true one is.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -175,6 +174,6 @@ def find_column_masks(exposure: Exposure, settings: ColumnMaskSettings | None = 
         x0, x1 = float(xs[0]), float(xs[-1] + 1)
         y0 = float(r0 * s.block)
         y1 = float(ny if r1 * s.block >= (ny // s.block) * s.block else r1 * s.block)
-        out.append(Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                            x0, y0, x1, y1, best / (best + s.score_sigma), "column-mask"))
+        out.append(Artifact.from_box(exposure.name, x0, y0, x1, y1, score=best / (best + s.score_sigma),
+                                     category="column-mask"))
     return sorted(out, key=lambda a: -a.score)

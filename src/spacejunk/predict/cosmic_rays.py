@@ -18,7 +18,6 @@ For every band:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,8 +99,7 @@ def find_cosmic_rays(exposure: Exposure, settings: CosmicRaySettings | None = No
             boxes[box] = max(boxes.get(box, 0.0), float(p))
         # a track longer than _grow's reach is seen whole by none of its seeds: its pieces are one
         for (x0, y0, x1, y1), peak in join_overlapping(boxes.items()):
-            out.append(Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                                float(x0), float(y0), float(x1), float(y1), peak / (peak + s.seed_sigma),
-                                "cosmic-ray"))
+            out.append(Artifact.from_box(exposure.name, x0, y0, x1, y1, score=peak / (peak + s.seed_sigma),
+                                         category="cosmic-ray"))
     out.sort(key=lambda a: -a.score)
     return out

@@ -29,7 +29,6 @@ copies are not reported and nearly every true one is.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,13 +63,12 @@ def _leaks_throughout(copy: np.ndarray, src: np.ndarray, bright: np.ndarray, lea
     gradient under part of it (the readout edge a bleed trail reaches) is not."""
     if min_sigma <= 0:
         return True
-    rows = np.nonzero(bright)[0]
+    rows, cols = np.nonzero(bright)
     cut = np.median(rows)
     for half in (rows <= cut, rows > cut):
         if not half.any():
             continue
-        r, c = np.nonzero(bright)
-        sel = (r[half], c[half])
+        sel = (rows[half], cols[half])
         part = float(np.median(copy[sel] / src[sel]))
         if part * leak <= 0 or abs(part) * float(np.sqrt(np.sum(src[sel] ** 2))) < min_sigma:
             return False
@@ -122,6 +120,5 @@ def find_cross_talk(exposure: Exposure, settings: CrossTalkSettings | None = Non
             boxes.append(((float(bx0), float(by0), float(bx1), float(by1)), significance))
     # the same copy seen in several bands is one artifact: overlapping boxes are joined
     merged = join_overlapping(sorted(boxes, key=lambda t: -t[1]))
-    return [Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                     x0, y0, x1, y1, sig / (sig + s.score_sigma), "cross-talk")
+    return [Artifact.from_box(exposure.name, x0, y0, x1, y1, score=sig / (sig + s.score_sigma), category="cross-talk")
             for (x0, y0, x1, y1), sig in merged]

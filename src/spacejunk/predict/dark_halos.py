@@ -195,8 +195,7 @@ def find_dark_halos(exposure: Exposure, settings: DarkHaloSettings | None = None
         x1, y1 = min((int(cols.max()) + 1) * s.bin, nx), min((int(rows.max()) + 1) * s.bin, ny)
         if not _centred_on_star(exposure, (cols + 0.5) * s.bin, (rows + 0.5) * s.bin, (x0, y0, x1, y1), s):
             continue
-        out.append(Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                            float(x0), float(y0), float(x1), float(y1),
-                            significance / (significance + s.min_significance), "dark-halo"))
+        out.append(Artifact.from_box(exposure.name, x0, y0, x1, y1,
+                                     score=significance / (significance + s.min_significance), category="dark-halo"))
     out.sort(key=lambda a: -a.score)
     return out

@@ -296,8 +296,8 @@ def _artifacts(boxes, scores, labels, classes: list[str], name: str, shape: tupl
         x1, y1 = min(float(box[2]), float(nx)), min(float(box[3]), float(ny))
         if x1 <= x0 or y1 <= y0:
             continue
-        out.append(Artifact(name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0), x0, y0, x1, y1,
-                            float(min(max(score, 0.0), 1.0)), classes[int(label) - 1]))
+        out.append(Artifact.from_box(name, x0, y0, x1, y1, score=min(max(score, 0.0), 1.0),
+                                     category=classes[int(label) - 1]))
     out.sort(key=lambda a: -a.score)
     return out
 
@@ -338,20 +338,18 @@ def _in_place_of(artifacts: list[Artifact], found: list[Artifact], categories: s
 
 def _with_fans(artifacts: list[Artifact], sprays: list[Artifact], threshold: float) -> list[Artifact]:
     """``artifacts`` and the sprays found as fans of trails (at least ``threshold``); of a
-    spray of the network and a fan's overlapping it (box IoU >= 0.5), the better scored."""
+    spray of the network and a fan's overlapping it (box IoU >= 0.5), the better scored
+    (the fan's on a tie)."""
     sprays = [a for a in sprays if a.score >= threshold]
-    if not sprays:
-        return artifacts
     own = [a for a in artifacts if a.category == "bright-spray"]
-    if own:
-        iou = box_iou([a.box for a in own], [a.box for a in sprays])
-        drop = {i for i, a in enumerate(own) if any(iou[i, j] >= 0.5 and sprays[j].score >= a.score
-                                                    for j in range(len(sprays)))}
-        sprays = [f for j, f in enumerate(sprays) if not any(iou[i, j] >= 0.5 and own[i].score > f.score
-                                                             for i in range(len(own)) if i not in drop)]
-        artifacts = [a for a in artifacts if a.category != "bright-spray"] + [a for i, a in enumerate(own)
-                                                                            if i not in drop]
-    return sorted(artifacts + sprays, key=lambda a: -a.score)
+    if not sprays or not own:
+        return sorted(artifacts + sprays, key=lambda a: -a.score)
+    overlap = box_iou([a.box for a in own], [a.box for a in sprays]) >= 0.5
+    own_s, fan_s = np.array([a.score for a in own]), np.array([a.score for a in sprays])
+    beaten = (overlap & (fan_s[None, :] >= own_s[:, None])).any(axis=1)
+    fan_beaten = (overlap[~beaten] & (own_s[~beaten, None] > fan_s[None, :])).any(axis=0)
+    kept = [a for a in artifacts if a.category != "bright-spray"] + [a for a, b in zip(own, beaten) if not b]
+    return sorted(kept + [f for f, b in zip(sprays, fan_beaten) if not b], key=lambda a: -a.score)
 
 
 def _edge_bleeds_of_network(named: list[Artifact], unnamed: list[Artifact], exposure: Exposure,

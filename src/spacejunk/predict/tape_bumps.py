@@ -120,7 +120,6 @@ def find_tape_bumps(exposure: Exposure, settings: TapeBumpSettings | None = None
             rows, cols = np.flatnonzero(core.any(axis=1)), np.flatnonzero(core.any(axis=0))
             x0, x1 = (sl[1].start + cols[0]) * s.bin, min((sl[1].start + cols[-1] + 1) * s.bin, nx)
             y0, y1 = (sl[0].start + rows[0]) * s.bin, min((sl[0].start + rows[-1] + 1) * s.bin, ny)
-            out.append(Artifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                                float(x0), float(y0), float(x1), float(y1), peak / (peak + s.min_significance),
-                                "tape-bump"))
+            out.append(Artifact.from_box(exposure.name, x0, y0, x1, y1, score=peak / (peak + s.min_significance),
+                                         category="tape-bump"))
     return sorted(out, key=lambda a: -a.score)

@@ -276,7 +276,7 @@ def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSetting
 
 
 def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, half_strip: int = 40
-            ) -> tuple[float, float, float, float, float] | None:
+            ) -> tuple[float, float, float, float, float, float, float] | None:
     """Offset, width and ends of a line at full resolution: (rho, width, t0, t1, length inside the
     image, dark fraction of the kept stretch, its strongest periodic modulation) or None."""
     ny, nx = band.shape
@@ -330,10 +330,11 @@ def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, 
     t0 = float(t[0]) if best_lo == 0 else float(t[best_lo * chunk])
     t1 = float(t[-1]) if best_hi == n_chunks - 1 else float(t[min((best_hi + 1) * chunk, len(t)) - 1])
     # Dashes: the share of the kept stretch (10-px steps) under a quarter of its bright level
-    kept = ndimage.uniform_filter1d(on[best_lo * chunk:(best_hi + 1) * chunk], 5)
+    stretch = on[best_lo * chunk:(best_hi + 1) * chunk]
+    kept = ndimage.uniform_filter1d(stretch, 5)
     bright = float(np.percentile(kept, 90)) if kept.size else 0.0
     dark = float(np.mean(kept < 0.25 * bright)) if bright > 0 else 0.0
-    periodic = dash_modulation(on[best_lo * chunk:(best_hi + 1) * chunk], step_px=2.0, periods_px=s.dash_period_px)
+    periodic = dash_modulation(stretch, step_px=2.0, periods_px=s.dash_period_px)
     return rho, width, t0, t1, float(t[-1] - t[0]), dark, periodic
 
 
@@ -482,8 +483,7 @@ def fans_to_artifacts(fans: list[list[Trail]], *, name: str, shape: tuple[int, i
         if x1 <= x0 or y1 <= y0:
             continue
         score = max(tr.score(min_sigma) for tr in rays)
-        out.append(Artifact(name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                            float(x0), float(y0), float(x1), float(y1), float(score), "bright-spray"))
+        out.append(Artifact.from_box(name, x0, y0, x1, y1, score=score, category="bright-spray"))
     return out
 
 
@@ -496,8 +496,8 @@ def trails_to_artifacts(trails: list[Trail], *, name: str, shape: tuple[int, int
         x0, y0, x1, y1 = tr.box(shape)
         if x1 <= x0 or y1 <= y0:
             continue
-        out.append(Artifact(name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
-                            x0, y0, x1, y1, float(tr.score(min_sigma)), category or tr.category))
+        out.append(Artifact.from_box(name, x0, y0, x1, y1, score=tr.score(min_sigma),
+                                     category=category or tr.category))
     return out
 
 

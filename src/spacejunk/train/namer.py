@@ -160,9 +160,11 @@ def _start_worker(settings: NamerTrainSettings) -> None:
 
 
 def _regions_of(kwargs: dict, model=None, meta=None, settings=None):
+    """:func:`image_regions` of one simulated image (a worker's detector when none is given)."""
     from ..simulate import simulate_image
 
-    model, meta, settings = model or _WORKER["model"], meta or _WORKER["meta"], settings or _WORKER["settings"]
+    if model is None:
+        model, meta, settings = _WORKER["model"], _WORKER["meta"], _WORKER["settings"]
     sim = simulate_image(**kwargs)
     return image_regions(model, meta, sim.exposure, sim.artifacts, match_iou=settings.match_iou,
                          min_side_px=settings.min_side_px)
