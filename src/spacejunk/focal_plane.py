@@ -77,6 +77,10 @@ class FocalPlaneModel:
     radial_channel : bool
         The network takes a second input channel: the distance from the picture's
         centre (see :func:`radial_channel`).
+    pupil : PupilGhostSettings or None
+        Look for the large pupil ghost by the spider's shadows
+        (:mod:`spacejunk.predict.pupil_ghost`) and mark its disc as ``ghost-faint``
+        (None: the network alone).
     meta : dict
         Everything else recorded in the checkpoint (recipe, cross-validation figures).
     """
@@ -88,6 +92,7 @@ class FocalPlaneModel:
     fill_holes: bool = True
     min_area: float = 0.0
     radial_channel: bool = True
+    pupil: Any = None
     meta: dict = field(default_factory=dict, compare=False)
 
 
@@ -110,7 +115,18 @@ def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneM
                            categories=tuple(meta.get("categories", FOCAL_PLANE_CATEGORIES)),
                            fill_holes=bool(meta.get("fill_holes", True)),
                            min_area=float(meta.get("min_area", 0.0)),
-                           radial_channel=bool(meta.get("radial_channel", False)), meta=meta)
+                           radial_channel=bool(meta.get("radial_channel", False)),
+                           pupil=pupil_settings_from_meta(meta.get("pupil")), meta=meta)
+
+
+def pupil_settings_from_meta(record: dict | None):
+    """:class:`~spacejunk.predict.pupil_ghost.PupilGhostSettings` from a checkpoint's record (None: none)."""
+    if not record:
+        return None
+    from .predict.pupil_ghost import PupilGhostSettings
+
+    known = {f for f in PupilGhostSettings.__dataclass_fields__}
+    return PupilGhostSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in known})
 
 
 def _as_model(model: FocalPlaneModel | str | os.PathLike | None) -> FocalPlaneModel:
@@ -242,9 +258,30 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
         logits = F.interpolate(logits, size=(ny, nx), mode="bilinear", align_corners=False)
         prob = probabilities_from_logits(logits)[0]
     prob_np = prob.numpy().astype(np.float32)
+    if fp.pupil is not None:
+        prob_np = with_pupil_ghost(prob_np, arr, fp.pupil, categories=fp.categories)
     return prob_np, probabilities_to_mask(prob_np, threshold=thr, categories=fp.categories,
                                           fill_holes=fp.fill_holes if fill_holes is None else fill_holes,
                                           min_area=fp.min_area if min_area is None else min_area)
+
+
+def with_pupil_ghost(prob: np.ndarray, image: np.ndarray, settings, *,
+                     categories: Sequence[str] = FOCAL_PLANE_CATEGORIES) -> np.ndarray:
+    """``prob`` with the disc of the picture's pupil ghost, if one is found, marked ``ghost-faint``.
+
+    Inside the disc the probability of an artifact is raised to ``settings.probability``,
+    the increase going to ``ghost-faint`` (people give these discs that type).
+    """
+    from .predict.pupil_ghost import find_pupil_ghost, pupil_disc
+
+    ghost = find_pupil_ghost(image, settings)
+    if ghost is None:
+        return prob
+    disc = pupil_disc(ghost, prob.shape[-2:])
+    out = prob.copy()
+    lift = np.clip(settings.probability - out.sum(0), 0.0, None) * disc
+    out[list(categories).index("ghost-faint")] += lift.astype(out.dtype)
+    return out
 
 
 def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Sequence[str] = FOCAL_PLANE_CATEGORIES,

@@ -187,7 +187,9 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
     fold_models : mapping of int to FocalPlaneModel, optional
         Score these models, one per fold (as :attr:`CrossValidation.models` of an earlier
         run with the same ``folds`` and ``seed``), instead of training them; they take
-        the ``threshold`` and ``min_area`` of ``config``. Scoring again at other settings
+        the ``threshold`` and ``min_area`` of ``config``, and pupil-ghost settings
+        calibrated on the fold's training pictures if ``config.pupil_ghosts`` and they
+        have none. Scoring again at other settings
         costs seconds instead of a training per fold.
     quiet : bool, optional
         No progress bars.
@@ -195,7 +197,7 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
     import dataclasses
 
     from ..focal_plane import segment_focal_plane
-    from ..train.focal_plane import FocalPlaneTrainConfig, train_focal_plane
+    from ..train.focal_plane import FocalPlaneTrainConfig, calibrate_pupil, train_focal_plane
 
     config = config or FocalPlaneTrainConfig()
     assign = fold_assignment([d.name for d in data], folds=folds, seed=seed)
@@ -225,6 +227,8 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
             if fold not in fold_models:
                 raise ValueError(f"fold_models has no model for fold {fold}")
             model = dataclasses.replace(fold_models[fold], threshold=config.threshold, min_area=config.min_area)
+            if getattr(config, "pupil_ghosts", False) and model.pupil is None:  # calibrated on this fold's training
+                model = dataclasses.replace(model, pupil=calibrate_pupil(train, region_sets=region_sets))
             seconds, losses = float(model.meta.get("train_seconds", 0.0)), [float("nan")]
         else:
             trained = train_focal_plane(train, config=fold_config, region_sets=region_sets, init=init, quiet=quiet)

@@ -23,7 +23,7 @@ from scipy import ndimage
 from ..categories import FOCAL_PLANE_CATEGORIES
 from ..io.focal_plane import Region, regions_to_mask
 
-__all__ = ["SimulatedFocalPlane", "decam_layout", "random_regions", "simulate_focal_plane"]
+__all__ = ["SimulatedFocalPlane", "ccd_index_map", "decam_layout", "random_regions", "simulate_focal_plane"]
 
 #: CCDs per row of the DECam focal plane, top to bottom (62 science CCDs).
 DECAM_ROWS: tuple[int, ...] = (3, 4, 5, 6, 6, 7, 7, 6, 6, 5, 4, 3)
@@ -177,7 +177,7 @@ def _transform_region(reg: Region, *, sx: float, sy: float, nx: int, ny: int, fl
 
 
 # --------------------------------------------------------------------------- rendering
-def _ccd_index_map(shape: tuple[int, int], boxes: np.ndarray) -> np.ndarray:
+def ccd_index_map(shape: tuple[int, int], boxes: np.ndarray) -> np.ndarray:
     """int ``(ny, nx)``: index of the CCD under each pixel, -1 in gaps."""
     ny, nx = shape
     idx = np.full(shape, -1, dtype=np.int32)
@@ -354,7 +354,7 @@ def simulate_focal_plane(*, seed: int | np.random.Generator | None = None, shape
         raise ValueError(f"shape must be at least 8 x 8, got {shape!r}")
     s = min(ny, nx) / _REF
     boxes = decam_layout((ny, nx), scale=rng.uniform(0.98, 1.02), offset=tuple(rng.normal(0, 1.0 * s, 2)))
-    ccd = _ccd_index_map((ny, nx), boxes)
+    ccd = ccd_index_map((ny, nx), boxes)
     dead = set()
     for k, p_dead in ((1, 0.7), (len(boxes) - 2, 0.8)):  # the middle CCDs of the top and bottom rows
         if rng.random() < p_dead:

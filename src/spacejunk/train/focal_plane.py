@@ -26,6 +26,7 @@ __all__ = [
     "TrainResult",
     "train_focal_plane",
     "save_focal_plane_model",
+    "calibrate_pupil",
     "targets_from_annotators",
     "targets_from_truth",
     "default_data_dir",
@@ -92,6 +93,11 @@ class FocalPlaneTrainConfig:
     radial_channel : bool
         Give the network the distance from the picture's centre as a second input
         channel (default True): the large pupil ghosts are centred near the optical axis.
+    pupil_ghosts : bool
+        Also look for the large pupil ghost by the spider's shadows
+        (:mod:`spacejunk.predict.pupil_ghost`, default True): its threshold is calibrated
+        on the real pictures trained on, its disc's radius taken from the simulator's
+        label sets (:func:`calibrate_pupil`).
     seed : int
         Seed of the batches, the augmentation and the weights.
     sim_seed : int or None
@@ -114,6 +120,7 @@ class FocalPlaneTrainConfig:
     threshold: float = 0.5
     min_area: float = 0.002
     radial_channel: bool = True
+    pupil_ghosts: bool = True
     seed: int = 0
     sim_seed: int | None = None
 
@@ -407,14 +414,43 @@ def train_focal_plane(real: Sequence[AnnotatedImage] = (), *, config: FocalPlane
     if init is not None:
         meta["init"] = {"recipe": init.meta.get("recipe"), "real_images": init.meta.get("real_images", []),
                         "init": init.meta.get("init"), "train_seconds": init.meta.get("train_seconds")}
+    pupil = calibrate_pupil(real, region_sets=region_sets) if config.pupil_ghosts else None
     model = FocalPlaneModel(network=net, input_size=s, threshold=config.threshold, min_area=config.min_area,
-                            categories=FOCAL_PLANE_CATEGORIES, radial_channel=config.radial_channel, meta=meta)
+                            categories=FOCAL_PLANE_CATEGORIES, radial_channel=config.radial_channel, pupil=pupil,
+                            meta=meta)
     seconds = time.perf_counter() - t0
     meta["train_seconds"] = round(seconds, 1)
     log.info("trained focal-plane model: %d steps in %.0f s, last loss %.3f", config.steps, seconds,
              float(np.mean(losses[-20:])) if losses else float("nan"))
     return TrainResult(model=model, losses=losses, seconds=seconds, config=config,
                        real_images=[a.name for a in real])
+
+
+def calibrate_pupil(real: Sequence[AnnotatedImage] = (), *, region_sets=None, settings=None):
+    """Pupil-ghost settings for a model trained on ``real``.
+
+    The disc's radius is the median of the large circles of ``region_sets``
+    (:func:`~spacejunk.predict.pupil_ghost.radius_from_regions`, if they hold any); the threshold
+    is :func:`~spacejunk.predict.pupil_ghost.calibrate_threshold` over the real pictures,
+    a picture holding a ghost when its consensus does
+    (:func:`~spacejunk.predict.pupil_ghost.has_pupil_ghost`). Without real pictures of
+    both kinds the default threshold stays.
+    """
+    from ..predict.pupil_ghost import (PupilGhostSettings, calibrate_threshold, has_pupil_ghost,
+                                       pupil_statistics, radius_from_regions)
+
+    settings = settings or PupilGhostSettings()
+    try:
+        settings = replace(settings, radius=round(radius_from_regions(region_sets or ()), 2))
+    except ValueError:  # no large circle among them: the default radius stays
+        pass
+    if real:
+        scores = [pupil_statistics(a.image, settings).score for a in real]
+        has = [has_pupil_ghost(a.consensus()[-1]) for a in real]
+        settings = replace(settings, threshold=round(calibrate_threshold(scores, has, default=settings.threshold), 4))
+        log.info("pupil ghosts: %d of %d real pictures hold one; threshold %.3f", sum(has), len(has),
+                 settings.threshold)
+    return settings
 
 
 def _meta(config: FocalPlaneTrainConfig, arch_config: dict, real_names: list[str]) -> dict:
@@ -445,7 +481,8 @@ def save_focal_plane_model(path: str | os.PathLike, model: FocalPlaneModel, *, h
     meta = dict(model.meta)
     meta.update({"task": "focal-plane", "threshold": model.threshold, "input_size": model.input_size,
                  "categories": list(model.categories), "fill_holes": model.fill_holes, "min_area": model.min_area,
-                 "radial_channel": model.radial_channel})
+                 "radial_channel": model.radial_channel,
+                 "pupil": asdict(model.pupil) if model.pupil is not None else None})
     if extra_meta:
         meta.update(extra_meta)
     arch_config = meta.get("arch_config") or _arch_config_of(model.network)

@@ -1,0 +1,74 @@
+"""The pupil-ghost finder alone on the 20 DeepGhostBusters pictures, fold by fold.
+
+For each picture: its score (third-largest arm contrast), whether its consensus holds a
+disc of pupil-ghost size, the threshold calibrated on the *other* folds' pictures (the same
+folds as ``benchmarks/focal_plane_cv.py``), whether the finder reports a ghost at that
+threshold, and the IoU of the finder's disc alone against the consensus. The network is
+not used: this is the development check of ``spacejunk.predict.pupil_ghost``
+(``docs/focal-plane.md``).
+
+    .venv/bin/python benchmarks/pupil_ghost_dev.py [--data ../shared/data/des-ghosts] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+
+import numpy as np
+
+from spacejunk.evaluate.focal_plane import fold_assignment
+from spacejunk.io.focal_plane import read_des_ghosts
+from spacejunk.predict.pupil_ghost import (PupilGhostSettings, calibrate_threshold, has_pupil_ghost, pupil_disc,
+                                          pupil_statistics, radius_from_regions)
+from spacejunk.train.focal_plane import default_data_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=str(default_data_dir()))
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
+    p.add_argument("--json", help="write the rows here")
+    args = p.parse_args(argv)
+    data, region_sets = read_des_ghosts(args.data)
+    settings = dataclasses.replace(PupilGhostSettings(), radius=round(radius_from_regions(region_sets), 2))
+    assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
+    t0 = time.perf_counter()
+    stats = {d.name: pupil_statistics(d.image, settings) for d in data}
+    seconds = (time.perf_counter() - t0) / len(data)
+    has = {d.name: has_pupil_ghost(d.consensus()[-1]) for d in data}
+    rows = []
+    print(f"disc radius {settings.radius:.2f} px (median of the large circles of the single-annotator set); "
+          f"{seconds:.2f} s per picture")
+    print("| image | fold | consensus holds a disc | score | threshold (other folds) | found | IoU of the disc alone |")
+    print("|---|---|---|---|---|---|---|")
+    for d in data:
+        fold = assign[d.name]
+        others = [e.name for e in data if assign[e.name] != fold]
+        thr = calibrate_threshold([stats[n].score for n in others], [has[n] for n in others])
+        g = stats[d.name]
+        found = g.score >= thr
+        ref = d.consensus()[-1]
+        disc = pupil_disc(g, ref.shape) if found else np.zeros_like(ref)
+        union = (disc | ref).sum()
+        iou = float((disc & ref).sum() / union) if union else 1.0
+        rows.append({"image": d.name, "fold": fold, "has_ghost": has[d.name], "score": g.score, "threshold": thr,
+                     "found": bool(found), "iou_disc": iou, "x": g.x, "y": g.y})
+        print(f"| {d.name} | {fold} | {'yes' if has[d.name] else 'no'} | {g.score:.2f} | {thr:.2f} | "
+              f"{'yes' if found else 'no'} | {iou:.3f} |")
+    right = sum(r["found"] == r["has_ghost"] for r in rows)
+    ghosts = [r["iou_disc"] for r in rows if r["has_ghost"]]
+    print(f"\n{right} of {len(rows)} pictures told right; on the {len(ghosts)} with a disc the disc alone has "
+          f"median IoU {np.median(ghosts):.3f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"radius": settings.radius, "seconds_per_picture": seconds, "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
