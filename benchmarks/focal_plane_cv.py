@@ -11,7 +11,8 @@ the cross-validation figures in its metadata.
 Folds can run in separate processes (``--only-folds``, each with its own ``--json``)
 sharing one pre-trained model (``--pretrained``); ``--merge`` then joins their JSON
 files into the tables and adds the figures to the ``--final`` model (which takes the runs'
-least region size, ``--min-area``, with them). ``--fold-models DIR`` scores the fold
+least region size, ``--min-area``, with them, and their pupil-ghost finder calibrated on all the
+pictures). ``--fold-models DIR`` scores the fold
 models an earlier run saved (``--save-models DIR``) instead of training them, e.g. at
 another ``--min-area``.
 
@@ -39,7 +40,7 @@ import torch
 from spacejunk.evaluate.focal_plane import annotator_scores, cross_validate_focal_plane, markdown_report, summarise
 from spacejunk.focal_plane import load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
-from spacejunk.train.focal_plane import (PRETRAIN_STEPS, FocalPlaneTrainConfig, default_data_dir,
+from spacejunk.train.focal_plane import (PRETRAIN_STEPS, FocalPlaneTrainConfig, calibrate_pupil, default_data_dir,
                                          save_focal_plane_model, train_focal_plane)
 
 START, END = "<!-- cv-table:start -->", "<!-- cv-table:end -->"
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", default=d.augment, help=f"augmentation preset (default {d.augment})")
     p.add_argument("--min-area", type=float, default=d.min_area,
                    help=f"least region, as a fraction of the picture (default {d.min_area:g})")
+    p.add_argument("--no-pupil-ghosts", dest="pupil_ghosts", action="store_false",
+                   help="the network alone, without the pupil-ghost finder (on by default)")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the training (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
@@ -136,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.final:  # the figures were measured at the runs' least region size: the model takes it too
             model = load_focal_plane_model(args.final)
             model = dataclasses.replace(model, min_area=float(parts[0]["config"].get("min_area", model.min_area)))
+            if parts[0]["config"].get("pupil_ghosts", False):  # the runs' finder, calibrated on every picture
+                data, region_sets = read_des_ghosts(args.data)
+                model = dataclasses.replace(model, pupil=calibrate_pupil(data, region_sets=region_sets))
+            else:
+                model = dataclasses.replace(model, pupil=None)
             meta = {"cv": _cv_meta(rows, folds, people, args.folds),
                     "cv_command": command}
             save_focal_plane_model(args.final, model, extra_meta=meta)
@@ -144,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
     config = FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                    base_channels=args.base_channels, real_fraction=args.real_fraction,
-                                   augment=args.augment, min_area=args.min_area, seed=args.seed)
+                                   augment=args.augment, min_area=args.min_area, seed=args.seed,
+                                   pupil_ghosts=args.pupil_ghosts)
     data, region_sets = read_des_ghosts(args.data)
     only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else None
     init, pre_seconds, fold_models = None, 0.0, None

@@ -7,7 +7,7 @@ threshold, and the IoU of the finder's disc alone against the consensus. The net
 not used: this is the development check of ``spacejunk.predict.pupil_ghost``
 (``docs/focal-plane.md``).
 
-    .venv/bin/python benchmarks/pupil_ghost_dev.py [--data ../shared/data/des-ghosts] [--json out.json]
+    .venv/bin/python benchmarks/pupil_ghost_dev.py [--data ../shared/data/des-ghosts] [--json out.json] [--simulated 80]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from spacejunk.categories import FOCAL_PLANE_CATEGORIES
 from spacejunk.evaluate.focal_plane import fold_assignment
 from spacejunk.io.focal_plane import read_des_ghosts
 from spacejunk.predict.pupil_ghost import (PupilGhostSettings, calibrate_threshold, has_pupil_ghost, pupil_disc,
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
     p.add_argument("--json", help="write the rows here")
+    p.add_argument("--simulated", type=int, default=0,
+                   help="also score this many simulated pictures (seed 123): the share with and without a "
+                        "large faint ghost at or above the default threshold")
     args = p.parse_args(argv)
     data, region_sets = read_des_ghosts(args.data)
     settings = dataclasses.replace(PupilGhostSettings(), radius=round(radius_from_regions(region_sets), 2))
@@ -64,6 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     ghosts = [r["iou_disc"] for r in rows if r["has_ghost"]]
     print(f"\n{right} of {len(rows)} pictures told right; on the {len(ghosts)} with a disc the disc alone has "
           f"median IoU {np.median(ghosts):.3f}")
+    if args.simulated:
+        from spacejunk.simulate.focal_plane import simulate_focal_plane
+
+        rng = np.random.default_rng(123)
+        with_ghost, without = [], []
+        for _ in range(args.simulated):
+            sim = simulate_focal_plane(seed=rng, region_sets=region_sets)
+            score = pupil_statistics(sim.image, settings).score
+            (with_ghost if has_pupil_ghost(sim.truth[list(FOCAL_PLANE_CATEGORIES).index("ghost-faint")]) else
+             without).append(score)
+        thr = settings.threshold
+        print(f"simulated: {sum(s >= thr for s in without)} of {len(without)} pictures without a large faint ghost "
+              f"and {sum(s >= thr for s in with_ghost)} of {len(with_ghost)} with one score {thr:g} or more "
+              f"(without: median {np.median(without):.2f}, max {max(without):.2f})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"radius": settings.radius, "seconds_per_picture": seconds, "rows": rows}, f, indent=1)

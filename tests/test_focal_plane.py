@@ -18,6 +18,7 @@ from spacejunk.cli import main
 from spacejunk.focal_plane import (FocalPlaneModel, detect_focal_plane, load_focal_plane_model, mask_to_artifacts,
                                    probabilities_to_mask, segment_focal_plane)
 from spacejunk.io.outputs import read_artifacts
+from spacejunk.predict.pupil_ghost import PupilGhostSettings
 from spacejunk.models.registry import build_model
 from spacejunk.train.focal_plane import FocalPlaneTrainConfig
 
@@ -203,6 +204,11 @@ def test_cli_train_evaluate_detect(tmp_path, tiny_des_ghosts):
     assert model.min_area == FocalPlaneTrainConfig().min_area
     assert len(model.meta["real_images"]) == 2 and model.meta["recipe"]["steps"] == 2
     assert model.meta["init"]["real_images"] == [] and model.meta["init"]["recipe"]["steps"] == 1  # pre-trained
+    # no picture holds a pupil ghost, no large circle in the label sets: the finder's defaults
+    assert model.pupil == PupilGhostSettings()
+    plain = tmp_path / "plain.pt"
+    assert main(["train", "focal-plane", "--out", str(plain), *opts, "--pretrain-steps", "0", "--no-pupil-ghosts"]) == 0
+    assert load_focal_plane_model(plain).pupil is None
     report = tmp_path / "table.md"
     assert main(["evaluate", "focal-plane", "--model", str(ckpt), "--out", str(report), *opts]) == 0
     text = report.read_text()
@@ -272,5 +278,7 @@ def test_cross_validation_and_scoring_saved_fold_models(tiny_des_ghosts, model):
                                          fold_models=blobs, quiet=True)
     assert all(r["iou"] == 0.0 and r["recall"] == 0.0 for r in dropped.rows)
     assert all(m.min_area == 0.06 for m in dropped.models.values()) and model.min_area == 0.0
+    plain = cross_validate_focal_plane(data, folds=3, config=config, fold_models=cv.models, quiet=True)
+    assert all(m.pupil is None for m in plain.models.values())  # --no-pupil-ghosts takes the finder off
     with pytest.raises(ValueError, match="fold 2"):
         cross_validate_focal_plane(data, folds=3, config=config, fold_models={1: model}, quiet=True)

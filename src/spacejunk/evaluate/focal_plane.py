@@ -187,9 +187,9 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
     fold_models : mapping of int to FocalPlaneModel, optional
         Score these models, one per fold (as :attr:`CrossValidation.models` of an earlier
         run with the same ``folds`` and ``seed``), instead of training them; they take
-        the ``threshold`` and ``min_area`` of ``config``, and pupil-ghost settings
-        calibrated on the fold's training pictures if ``config.pupil_ghosts`` and they
-        have none. Scoring again at other settings
+        the ``threshold`` and ``min_area`` of ``config``; with ``config.pupil_ghosts``
+        those without pupil-ghost settings get them calibrated on the fold's training
+        pictures, without it none keeps them. Scoring again at other settings
         costs seconds instead of a training per fold.
     quiet : bool, optional
         No progress bars.
@@ -227,7 +227,9 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
             if fold not in fold_models:
                 raise ValueError(f"fold_models has no model for fold {fold}")
             model = dataclasses.replace(fold_models[fold], threshold=config.threshold, min_area=config.min_area)
-            if getattr(config, "pupil_ghosts", False) and model.pupil is None:  # calibrated on this fold's training
+            if not config.pupil_ghosts:
+                model = dataclasses.replace(model, pupil=None)
+            elif model.pupil is None:  # calibrated on this fold's training pictures
                 model = dataclasses.replace(model, pupil=calibrate_pupil(train, region_sets=region_sets))
             seconds, losses = float(model.meta.get("train_seconds", 0.0)), [float("nan")]
         else:
