@@ -11,13 +11,15 @@ median 0.35 of the picture).
 
 So the finder matches a cross of four dark diagonal arms:
 
-1. the grey picture, brought to the 400 x 400 frame of the DeepGhostBusters pictures, the
-   gaps between CCDs filled from the nearest CCD pixel, minus a running median of
+1. the grey picture, brought to the 400 x 400 frame of the DeepGhostBusters pictures, each
+   CCD's median level taken off, the gaps between CCDs filled from the nearest CCD pixel, minus a running median of
    ``median_size`` px (stars and sky gradients go), in units of its robust scatter,
    clipped at +-``clip``, gaps left out;
 2. for a centre and a radius ``R``, each arm's *contrast* is the mean, along the diagonal
-   from ``arm_span[0] R`` to ``arm_span[1] R``, of the picture ``side_px`` px to either side
-   of the arm minus the picture on it (positive where the arm is darker);
+   from ``arm_span[0] R`` to ``arm_span[1] R``, of the darker of the two samples ``side_px``
+   px to either side of the arm minus the sample on it, where all three lie on one CCD
+   (positive where the arm is darker than both sides: a bright line beside the arm, a
+   satellite or a star's spike, does not make it dark, nor does a step between CCDs);
 3. the *score* is the third-largest of the four arm contrasts, the best over centres within
    ``search_px`` of the picture's centre and radii in ``radius_range`` times the disc's
    radius: three arms at least must be dark (one arm is often lost in a gap, and a single
@@ -25,8 +27,8 @@ So the finder matches a cross of four dark diagonal arms:
 4. a ghost is reported when the score is at least ``threshold``
    (:func:`calibrate_threshold` sets it from annotated pictures). Its centre is where the
    mean contrast of all arm samples is largest at the disc's radius, within ``centre_px``
-   of the best cross, and the disc is drawn
-   with the radius ``radius`` people give these ghosts: the median radius of the 474
+   of the best cross, and the disc is drawn with the radius ``radius`` people give these
+   ghosts: the median radius of the 474
    circles over 100 px drawn on the 1,970 single-annotator exposures
    (:func:`radius_from_regions`).
 """
@@ -39,8 +41,8 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["PupilGhostSettings", "PupilGhost", "pupil_statistics", "find_pupil_ghost", "pupil_disc",
-           "calibrate_threshold", "has_pupil_ghost", "radius_from_regions", "FRAME"]
+__all__ = ["PupilGhostSettings", "PupilGhost", "contrast_image", "pupil_statistics", "find_pupil_ghost",
+           "pupil_disc", "calibrate_threshold", "has_pupil_ghost", "radius_from_regions", "FRAME"]
 
 #: Side of the frame the finder works in (the DeepGhostBusters pictures' size); other
 #: pictures are resampled to it and the disc scaled back.
