@@ -39,6 +39,7 @@ __all__ = [
     "probabilities_from_logits",
     "probabilities_to_mask",
     "segment_focal_plane",
+    "with_pupil_ghost",
     "mask_to_artifacts",
     "detect_focal_plane",
     "FOCAL_PLANE_SUFFIXES",
@@ -258,30 +259,47 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
         logits = F.interpolate(logits, size=(ny, nx), mode="bilinear", align_corners=False)
         prob = probabilities_from_logits(logits)[0]
     prob_np = prob.numpy().astype(np.float32)
+    options = dict(threshold=thr, categories=fp.categories,
+                   fill_holes=fp.fill_holes if fill_holes is None else fill_holes,
+                   min_area=fp.min_area if min_area is None else min_area)
+    disc = None
     if fp.pupil is not None:
-        prob_np = with_pupil_ghost(prob_np, arr, fp.pupil, categories=fp.categories)
-    return prob_np, probabilities_to_mask(prob_np, threshold=thr, categories=fp.categories,
-                                          fill_holes=fp.fill_holes if fill_holes is None else fill_holes,
-                                          min_area=fp.min_area if min_area is None else min_area)
+        prob_np, disc = with_pupil_ghost(prob_np, arr, fp.pupil, categories=fp.categories)
+    if disc is None:
+        return prob_np, probabilities_to_mask(prob_np, **options)
+    # the disc is a region of its own: what the network marks beside it keeps its own regions and names
+    outside = probabilities_to_mask(np.where(disc, 0.0, prob_np).astype(np.float32), **options)
+    faint = FOCAL_PLANE_CODES["ghost-faint"]
+    on_disc = disc & (prob_np.sum(0) >= thr)
+    if on_disc.sum() < options["min_area"] * on_disc.size:  # the least region holds for the disc too
+        on_disc[:] = False
+    return prob_np, np.where(on_disc, np.uint8(faint), outside).astype(np.uint8)
 
 
 def with_pupil_ghost(prob: np.ndarray, image: np.ndarray, settings, *,
-                     categories: Sequence[str] = FOCAL_PLANE_CATEGORIES) -> np.ndarray:
+                     categories: Sequence[str] = FOCAL_PLANE_CATEGORIES) -> tuple[np.ndarray, np.ndarray | None]:
     """``prob`` with the disc of the picture's pupil ghost, if one is found, marked ``ghost-faint``.
 
     Inside the disc the probability of an artifact is raised to ``settings.probability``,
     the increase going to ``ghost-faint`` (people give these discs that type).
+
+    Returns
+    -------
+    prob : numpy.ndarray
+        The probabilities (``prob`` itself when no ghost is found).
+    disc : numpy.ndarray or None
+        bool mask of the disc, None when no ghost is found.
     """
     from .predict.pupil_ghost import find_pupil_ghost, pupil_disc
 
     ghost = find_pupil_ghost(image, settings)
     if ghost is None:
-        return prob
+        return prob, None
     disc = pupil_disc(ghost, prob.shape[-2:])
     out = prob.copy()
     lift = np.clip(settings.probability - out.sum(0), 0.0, None) * disc
     out[list(categories).index("ghost-faint")] += lift.astype(out.dtype)
-    return out
+    return out, disc
 
 
 def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Sequence[str] = FOCAL_PLANE_CATEGORIES,

@@ -124,3 +124,32 @@ def test_segment_marks_the_disc_as_faint_ghost_and_the_checkpoint_keeps_the_sett
     saved = dataclasses.replace(model, network=build_model("unet", **arch), meta={"arch_config": arch})
     loaded = load_focal_plane_model(save_focal_plane_model(tmp_path / "m.pt", saved))
     assert loaded.pupil == settings
+
+
+class _RaysInACorner(torch.nn.Module):
+    """A stand-in network: rays in the top-left 12 x 12 of its 32 x 32 input (150 x 150 px of the picture)."""
+
+    def forward(self, x):
+        any_logit = torch.full_like(x[:, :1], -8.0)
+        any_logit[..., :12, :12] = 8.0
+        cats = torch.cat([torch.zeros_like(any_logit), torch.zeros_like(any_logit), torch.full_like(any_logit, 6.0)], 1)
+        return torch.cat([any_logit, cats], 1)
+
+
+def test_disc_stays_a_region_of_its_own_beside_the_networks_region():
+    from spacejunk.focal_plane import FocalPlaneModel, mask_to_artifacts, segment_focal_plane
+
+    picture = _picture(cross=(190, 215, 125))
+    model = FocalPlaneModel(network=_RaysInACorner(), input_size=32, radial_channel=False,
+                            pupil=PupilGhostSettings(threshold=1.4))
+    prob, mask = segment_focal_plane(picture, model=model)
+    disc = pupil_disc(find_pupil_ghost(picture, model.pupil), (400, 400))
+    corner = np.zeros((400, 400), dtype=bool)
+    corner[:140, :140] = True                       # well inside the network's 150 x 150 px
+    assert (disc & corner).any()                    # the two overlap ...
+    assert np.array_equal(mask == 2, disc)          # ... the disc is ghost-faint, all of it
+    assert (mask[corner & ~disc] == 3).all()        # the rest of the corner keeps the network's rays
+    found = mask_to_artifacts(mask, prob, image="pic")
+    assert sorted(a.category for a in found) == ["ghost-faint", "rays"]
+    faint = next(a for a in found if a.category == "ghost-faint")
+    assert faint.radius == pytest.approx(124.0, rel=0.01)
