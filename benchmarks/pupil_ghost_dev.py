@@ -13,7 +13,6 @@ not used: this is the development check of ``spacejunk.predict.pupil_ghost``
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -23,9 +22,8 @@ import numpy as np
 from spacejunk.categories import FOCAL_PLANE_CATEGORIES
 from spacejunk.evaluate.focal_plane import fold_assignment
 from spacejunk.io.focal_plane import read_des_ghosts
-from spacejunk.predict.pupil_ghost import (PupilGhostSettings, calibrate_threshold, has_pupil_ghost, pupil_disc,
-                                          pupil_statistics, radius_from_regions)
-from spacejunk.train.focal_plane import default_data_dir
+from spacejunk.predict.pupil_ghost import calibrate_threshold, has_pupil_ghost, pupil_disc, pupil_statistics
+from spacejunk.train.focal_plane import calibrate_pupil, default_data_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                         "large faint ghost at or above the default threshold")
     args = p.parse_args(argv)
     data, region_sets = read_des_ghosts(args.data)
-    settings = dataclasses.replace(PupilGhostSettings(), radius=round(radius_from_regions(region_sets), 2))
+    settings = calibrate_pupil(region_sets=region_sets)  # the disc's radius from the single-annotator circles
     assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
     t0 = time.perf_counter()
     stats = {d.name: pupil_statistics(d.image, settings) for d in data}

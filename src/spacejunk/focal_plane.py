@@ -106,6 +106,7 @@ def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneM
         If the file is missing, unreadable or not a focal-plane model.
     """
     from .models.registry import bundled_weights, load_checkpoint
+    from .predict.pupil_ghost import settings_from_meta as pupil_settings_from_meta
 
     path = bundled_weights(DEFAULT_WEIGHTS) if path is None else Path(path)
     network, meta = load_checkpoint(path)
@@ -117,17 +118,7 @@ def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneM
                            fill_holes=bool(meta.get("fill_holes", True)),
                            min_area=float(meta.get("min_area", 0.0)),
                            radial_channel=bool(meta.get("radial_channel", False)),
-                           pupil=pupil_settings_from_meta(meta.get("pupil")), meta=meta)
-
-
-def pupil_settings_from_meta(record: dict | None):
-    """:class:`~spacejunk.predict.pupil_ghost.PupilGhostSettings` from a checkpoint's record (None: none)."""
-    if not record:
-        return None
-    from .predict.pupil_ghost import PupilGhostSettings
-
-    known = {f for f in PupilGhostSettings.__dataclass_fields__}
-    return PupilGhostSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in known})
+                           pupil=pupil_settings_from_meta(meta), meta=meta)
 
 
 def _as_model(model: FocalPlaneModel | str | os.PathLike | None) -> FocalPlaneModel:

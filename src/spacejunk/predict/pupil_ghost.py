@@ -35,6 +35,7 @@ So the finder matches a cross of four dark diagonal arms:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -42,7 +43,8 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = ["PupilGhostSettings", "PupilGhost", "contrast_image", "pupil_statistics", "find_pupil_ghost",
-           "pupil_disc", "calibrate_threshold", "has_pupil_ghost", "radius_from_regions", "FRAME"]
+           "pupil_disc", "calibrate_threshold", "has_pupil_ghost", "radius_from_regions", "settings_from_meta",
+           "FRAME"]
 
 #: Side of the frame the finder works in (the DeepGhostBusters pictures' size); other
 #: pictures are resampled to it and the disc scaled back.
@@ -147,18 +149,17 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return np.nan_to_num(arr, nan=float(np.nanmedian(arr)) if np.isfinite(arr).any() else 0.0)
 
 
-_CCD_CACHE: dict = {}
-
-
+@functools.lru_cache(maxsize=1)
 def _ccd_ids() -> np.ndarray:
-    """int ``(FRAME, FRAME)``: the CCD of each pixel, one pixel in from its edges; -1 elsewhere."""
-    if "ids" not in _CCD_CACHE:
-        from ..simulate.focal_plane import ccd_index_map, decam_layout
+    """The CCD of each pixel of the frame, one pixel in from its edges; -1 elsewhere.
 
-        idx = ccd_index_map((FRAME, FRAME), decam_layout((FRAME, FRAME)))
-        on = ndimage.binary_erosion(idx >= 0, iterations=1)
-        _CCD_CACHE["ids"] = np.where(on, idx, -1).astype(np.float64)  # float: sampled like the picture
-    return _CCD_CACHE["ids"]
+    float ``(FRAME, FRAME)`` so that it is sampled like the picture; computed once.
+    """
+    from ..simulate.focal_plane import ccd_index_map, decam_layout
+
+    idx = ccd_index_map((FRAME, FRAME), decam_layout((FRAME, FRAME)))
+    on = ndimage.binary_erosion(idx >= 0, iterations=1)
+    return np.where(on, idx, -1).astype(np.float64)
 
 
 def contrast_image(image: np.ndarray, settings: PupilGhostSettings = PupilGhostSettings()) -> np.ndarray:
@@ -200,9 +201,9 @@ def _arm_profiles(z: np.ndarray, cx: np.ndarray, cy: np.ndarray, length: int, s:
         x = cx[:, None] + t[None] * dx
         y = cy[:, None] + t[None] * dy
         px, py = -dy * s.side_px, dx * s.side_px
-        # darker than *both* sides: a bright line beside the arm (a satellite, a star's spike) is no arm
-        d = np.fmin(_sample(z, x + px, y + py), _sample(z, x - px, y - py)) - _sample(z, x, y)
-        d[np.isnan(_sample(z, x + px, y + py)) | np.isnan(_sample(z, x - px, y - py))] = np.nan
+        # darker than *both* sides (NaN where either is off a CCD): a bright line beside the
+        # arm (a satellite, a star's spike) is no arm
+        d = np.minimum(_sample(z, x + px, y + py), _sample(z, x - px, y - py)) - _sample(z, x, y)
         here = _sample(ids, x, y)  # the three samples on one CCD: no step between CCDs counts
         ok = np.isfinite(d) & (_sample(ids, x + px, y + py) == here) & (_sample(ids, x - px, y - py) == here)
         sums.append(np.cumsum(np.where(ok, d, 0.0), axis=1))
@@ -219,9 +220,13 @@ def _arm_sums(profiles: tuple[np.ndarray, np.ndarray], r: float, s: PupilGhostSe
     return sums[:, :, b] - sums[:, :, a], counts[:, :, b] - counts[:, :, a]
 
 
+def _arm_means(sums: np.ndarray, counts: np.ndarray, min_samples: int, missing: float) -> np.ndarray:
+    """Mean contrast of each arm; ``missing`` where it has fewer than ``min_samples`` samples."""
+    return np.where(counts >= min_samples, sums / np.maximum(counts, 1), missing)
+
+
 def _third_arm(sums: np.ndarray, counts: np.ndarray, min_samples: int) -> np.ndarray:
-    arms = np.where(counts >= min_samples, sums / np.maximum(counts, 1), -np.inf)
-    return np.sort(arms, axis=1)[:, 1]  # the third-largest of four
+    return np.sort(_arm_means(sums, counts, min_samples, -np.inf), axis=1)[:, 1]  # the third-largest of four
 
 
 def _grid(step: float, s: PupilGhostSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -287,10 +292,16 @@ def pupil_statistics(image: np.ndarray, settings: PupilGhostSettings = PupilGhos
     j = int(np.argmax(pooled(_arm_profiles(z, fx, fy, length, s))))
     cx, cy = float(fx[j]), float(fy[j])
     sums, counts = _arm_sums(_arm_profiles(z, np.array([bx]), np.array([by]), length, s), br, s)
-    arms = tuple(float(a) for a in np.where(counts[0] >= s.min_samples, sums[0] / np.maximum(counts[0], 1), np.nan))
+    arms = tuple(float(a) for a in _arm_means(sums[0], counts[0], s.min_samples, np.nan))
     sy, sx = shape[0] / FRAME, shape[1] / FRAME
     return PupilGhost(x=cx * sx, y=cy * sy, radius=s.radius * float(np.sqrt(sx * sy)), score=score,
                       arms=arms, found=bool(score >= s.threshold))
+
+
+def settings_from_meta(meta: dict) -> PupilGhostSettings | None:
+    """The pupil-ghost settings a focal-plane checkpoint records (``meta["pupil"]``), or None."""
+    cfg = meta.get("pupil")
+    return PupilGhostSettings(**cfg) if cfg else None
 
 
 def find_pupil_ghost(image: np.ndarray, settings: PupilGhostSettings = PupilGhostSettings()) -> PupilGhost | None:
