@@ -40,8 +40,8 @@ import torch
 from spacejunk.evaluate.focal_plane import annotator_scores, cross_validate_focal_plane, markdown_report, summarise
 from spacejunk.focal_plane import load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
-from spacejunk.train.focal_plane import (PRETRAIN_STEPS, FocalPlaneTrainConfig, calibrate_pupil, default_data_dir,
-                                         save_focal_plane_model, train_focal_plane)
+from spacejunk.train.focal_plane import (PRETRAIN_STEPS, FocalPlaneTrainConfig, calibrate_pupil, calibrate_strokes,
+                                         default_data_dir, save_focal_plane_model, train_focal_plane)
 
 START, END = "<!-- cv-table:start -->", "<!-- cv-table:end -->"
 log = logging.getLogger("spacejunk")
@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"least region, as a fraction of the picture (default {d.min_area:g})")
     p.add_argument("--no-pupil-ghosts", dest="pupil_ghosts", action="store_false",
                    help="the network alone, without the pupil-ghost finder (on by default)")
+    p.add_argument("--no-strokes", dest="strokes", action="store_false",
+                   help="without the stroke finder (ray fans and bright ghosts at full resolution; on by default)")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the training (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
@@ -139,11 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.final:  # the figures were measured at the runs' least region size: the model takes it too
             model = load_focal_plane_model(args.final)
             model = dataclasses.replace(model, min_area=float(parts[0]["config"].get("min_area", model.min_area)))
-            if parts[0]["config"].get("pupil_ghosts", False):  # the runs' finder, calibrated on every picture
-                data, region_sets = read_des_ghosts(args.data)
+            data, region_sets = read_des_ghosts(args.data)
+            if parts[0]["config"].get("pupil_ghosts", False):  # the runs' finders, calibrated on every picture
                 model = dataclasses.replace(model, pupil=calibrate_pupil(data, region_sets=region_sets))
             else:
                 model = dataclasses.replace(model, pupil=None)
+            strokes = calibrate_strokes(data, pupil=model.pupil) if parts[0]["config"].get("strokes", False) else None
+            model = dataclasses.replace(model, strokes=strokes)
             meta = {"cv": _cv_meta(rows, folds, people, args.folds),
                     "cv_command": command}
             save_focal_plane_model(args.final, model, extra_meta=meta)
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     config = FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                    base_channels=args.base_channels, real_fraction=args.real_fraction,
                                    augment=args.augment, min_area=args.min_area, seed=args.seed,
-                                   pupil_ghosts=args.pupil_ghosts)
+                                   pupil_ghosts=args.pupil_ghosts, strokes=args.strokes)
     data, region_sets = read_des_ghosts(args.data)
     only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else None
     init, pre_seconds, fold_models = None, 0.0, None

@@ -207,8 +207,10 @@ def test_cli_train_evaluate_detect(tmp_path, tiny_des_ghosts):
     # no picture holds a pupil ghost, no large circle in the label sets: the finder's defaults
     assert model.pupil == PupilGhostSettings()
     plain = tmp_path / "plain.pt"
-    assert main(["train", "focal-plane", "--out", str(plain), *opts, "--pretrain-steps", "0", "--no-pupil-ghosts"]) == 0
-    assert load_focal_plane_model(plain).pupil is None
+    assert model.strokes is not None and model.strokes.density in (0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15)
+    assert main(["train", "focal-plane", "--out", str(plain), *opts, "--pretrain-steps", "0", "--no-pupil-ghosts",
+                 "--no-strokes"]) == 0
+    assert load_focal_plane_model(plain).pupil is None and load_focal_plane_model(plain).strokes is None
     report = tmp_path / "table.md"
     assert main(["evaluate", "focal-plane", "--model", str(ckpt), "--out", str(report), *opts]) == 0
     text = report.read_text()
@@ -267,12 +269,12 @@ def test_cross_validation_and_scoring_saved_fold_models(tiny_des_ghosts, model):
     assert [(r["image"], r["iou"], r["precision"]) for r in again.rows] == \
         [(r["image"], r["iou"], r["precision"]) for r in cv.rows]
 
-    assert all(m.pupil is not None for m in cv.models.values())  # calibrated with each fold's training
+    assert all(m.pupil is not None and m.strokes is not None for m in cv.models.values())  # each fold's training
 
     # Saved models scored at another least region: each picture's blob (radius 8 px, 4.9 % of
     # the 64 x 64 picture) against the consensus (the annotators' circles of radius 9 and 10).
     blobs = {f: model for f in (1, 2, 3)}
-    config = dataclasses.replace(config, pupil_ghosts=False)  # these pictures have no DECam layout
+    config = dataclasses.replace(config, pupil_ghosts=False, strokes=False)  # these pictures have no DECam layout
     kept = cross_validate_focal_plane(data, folds=3, config=dataclasses.replace(config, min_area=0.04),
                                       fold_models=blobs, quiet=True)
     assert all(0.5 < r["iou"] < 1.0 and r["precision"] > 0.95 for r in kept.rows)
@@ -281,6 +283,6 @@ def test_cross_validation_and_scoring_saved_fold_models(tiny_des_ghosts, model):
     assert all(r["iou"] == 0.0 and r["recall"] == 0.0 for r in dropped.rows)
     assert all(m.min_area == 0.06 for m in dropped.models.values()) and model.min_area == 0.0
     plain = cross_validate_focal_plane(data, folds=3, config=config, fold_models=cv.models, quiet=True)
-    assert all(m.pupil is None for m in plain.models.values())  # --no-pupil-ghosts takes the finder off
+    assert all(m.pupil is None and m.strokes is None for m in plain.models.values())  # the finders off
     with pytest.raises(ValueError, match="fold 2"):
         cross_validate_focal_plane(data, folds=3, config=config, fold_models={1: model}, quiet=True)

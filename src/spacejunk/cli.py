@@ -192,6 +192,8 @@ def _add_focal_plane_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"the model drops regions smaller than this fraction of the picture (default {d.min_area:g})")
     p.add_argument("--no-pupil-ghosts", dest="pupil_ghosts", action="store_false",
                    help="the network alone, without the pupil-ghost finder (spider shadows; on by default)")
+    p.add_argument("--no-strokes", dest="strokes", action="store_false",
+                   help="without the stroke finder (ray fans and bright ghosts at full resolution; on by default)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
@@ -204,7 +206,7 @@ def _focal_plane_config(args: argparse.Namespace):
         return FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                      base_channels=args.base_channels, real_fraction=args.real_fraction,
                                      augment=args.augment, min_area=args.min_area, seed=args.seed,
-                                     pupil_ghosts=args.pupil_ghosts)
+                                     pupil_ghosts=args.pupil_ghosts, strokes=args.strokes)
     except ValueError as err:
         raise InputError(None, str(err)) from None
 

@@ -40,6 +40,7 @@ __all__ = [
     "probabilities_to_mask",
     "segment_focal_plane",
     "with_pupil_ghost",
+    "with_strokes",
     "mask_to_artifacts",
     "detect_focal_plane",
     "FOCAL_PLANE_SUFFIXES",
@@ -82,6 +83,9 @@ class FocalPlaneModel:
         Look for the large pupil ghost by the spider's shadows
         (:mod:`spacejunk.predict.pupil_ghost`) and mark its disc as ``ghost-faint``
         (None: the network alone).
+    strokes : StrokeSettings or None
+        Mark where dark and bright strokes crowd, ray fans and bright ghosts
+        (:mod:`spacejunk.predict.strokes`, :func:`with_strokes`; None: not).
     meta : dict
         Everything else recorded in the checkpoint (recipe, cross-validation figures).
     """
@@ -94,6 +98,7 @@ class FocalPlaneModel:
     min_area: float = 0.0
     radial_channel: bool = True
     pupil: Any = None
+    strokes: Any = None
     meta: dict = field(default_factory=dict, compare=False)
 
 
@@ -107,6 +112,7 @@ def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneM
     """
     from .models.registry import bundled_weights, load_checkpoint
     from .predict.pupil_ghost import settings_from_meta as pupil_settings_from_meta
+    from .predict.strokes import settings_from_meta as strokes_settings_from_meta
 
     path = bundled_weights(DEFAULT_WEIGHTS) if path is None else Path(path)
     network, meta = load_checkpoint(path)
@@ -118,7 +124,8 @@ def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneM
                            fill_holes=bool(meta.get("fill_holes", True)),
                            min_area=float(meta.get("min_area", 0.0)),
                            radial_channel=bool(meta.get("radial_channel", False)),
-                           pupil=pupil_settings_from_meta(meta), meta=meta)
+                           pupil=pupil_settings_from_meta(meta), strokes=strokes_settings_from_meta(meta),
+                           meta=meta)
 
 
 def _as_model(model: FocalPlaneModel | str | os.PathLike | None) -> FocalPlaneModel:
@@ -254,6 +261,8 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
                    fill_holes=fp.fill_holes if fill_holes is None else fill_holes,
                    min_area=fp.min_area if min_area is None else min_area)
     disc = None
+    if fp.strokes is not None:
+        prob_np = with_strokes(prob_np, arr, fp.strokes, categories=fp.categories)
     if fp.pupil is not None:
         prob_np, disc = with_pupil_ghost(prob_np, arr, fp.pupil, categories=fp.categories)
     if disc is None:
@@ -291,6 +300,28 @@ def with_pupil_ghost(prob: np.ndarray, image: np.ndarray, settings, *,
     lift = np.clip(settings.probability - out.sum(0), 0.0, None) * disc
     out[list(categories).index("ghost-faint")] += lift.astype(out.dtype)
     return out, disc
+
+
+def with_strokes(prob: np.ndarray, image: np.ndarray, settings, *,
+                 categories: Sequence[str] = FOCAL_PLANE_CATEGORIES) -> np.ndarray:
+    """``prob`` raised to ``settings.probability`` where dark and bright strokes crowd.
+
+    The regions are :func:`spacejunk.predict.strokes.stroke_regions`': ray fans and bright
+    ghosts, never a faint ghost (a faint ghost has no strokes). So the increase goes to
+    ``ghost-bright`` where the network finds that more likely than ``rays``, else to ``rays``.
+    """
+    from .predict.strokes import stroke_regions
+
+    regions = stroke_regions(image, settings)
+    if not regions.any():
+        return prob
+    lift = np.clip(settings.probability - prob.sum(0), 0.0, None) * regions
+    rays, bright = list(categories).index("rays"), list(categories).index("ghost-bright")
+    to_bright = prob[bright] > prob[rays]
+    out = prob.copy()
+    out[bright] += np.where(to_bright, lift, 0.0).astype(out.dtype)
+    out[rays] += np.where(to_bright, 0.0, lift).astype(out.dtype)
+    return out
 
 
 def probabilities_to_mask(prob: np.ndarray, *, threshold: float, categories: Sequence[str] = FOCAL_PLANE_CATEGORIES,

@@ -189,7 +189,7 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
         run with the same ``folds`` and ``seed``), instead of training them; they take
         the ``threshold`` and ``min_area`` of ``config``; with ``config.pupil_ghosts``
         those without pupil-ghost settings get them calibrated on the fold's training
-        pictures, without it none keeps them. Scoring again at other settings
+        pictures, without it none keeps them; the same for ``config.strokes``. Scoring again at other settings
         costs seconds instead of a training per fold.
     quiet : bool, optional
         No progress bars.
@@ -197,7 +197,7 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
     import dataclasses
 
     from ..focal_plane import segment_focal_plane
-    from ..train.focal_plane import FocalPlaneTrainConfig, calibrate_pupil, train_focal_plane
+    from ..train.focal_plane import FocalPlaneTrainConfig, calibrate_pupil, calibrate_strokes, train_focal_plane
 
     config = config or FocalPlaneTrainConfig()
     assign = fold_assignment([d.name for d in data], folds=folds, seed=seed)
@@ -231,6 +231,10 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
                 model = dataclasses.replace(model, pupil=None)
             elif model.pupil is None:  # calibrated on this fold's training pictures
                 model = dataclasses.replace(model, pupil=calibrate_pupil(train, region_sets=region_sets))
+            if not config.strokes:
+                model = dataclasses.replace(model, strokes=None)
+            elif model.strokes is None:
+                model = dataclasses.replace(model, strokes=calibrate_strokes(train, pupil=model.pupil))
             seconds, losses = float(model.meta.get("train_seconds", 0.0)), [float("nan")]
         else:
             trained = train_focal_plane(train, config=fold_config, region_sets=region_sets, init=init, quiet=quiet)

@@ -27,6 +27,7 @@ __all__ = [
     "train_focal_plane",
     "save_focal_plane_model",
     "calibrate_pupil",
+    "calibrate_strokes",
     "targets_from_annotators",
     "targets_from_truth",
     "default_data_dir",
@@ -98,6 +99,10 @@ class FocalPlaneTrainConfig:
         (:mod:`spacejunk.predict.pupil_ghost`, default True): its threshold is calibrated
         on the real pictures trained on, its disc's radius taken from the simulator's
         label sets (:func:`calibrate_pupil`).
+    strokes : bool
+        Also mark where dark and bright strokes crowd, ray fans and bright ghosts
+        (:mod:`spacejunk.predict.strokes`, default True): its density threshold is
+        calibrated on the real pictures trained on (:func:`calibrate_strokes`).
     seed : int
         Seed of the batches, the augmentation and the weights.
     sim_seed : int or None
@@ -121,6 +126,7 @@ class FocalPlaneTrainConfig:
     min_area: float = 0.002
     radial_channel: bool = True
     pupil_ghosts: bool = True
+    strokes: bool = True
     seed: int = 0
     sim_seed: int | None = None
 
@@ -415,9 +421,10 @@ def train_focal_plane(real: Sequence[AnnotatedImage] = (), *, config: FocalPlane
         meta["init"] = {"recipe": init.meta.get("recipe"), "real_images": init.meta.get("real_images", []),
                         "init": init.meta.get("init"), "train_seconds": init.meta.get("train_seconds")}
     pupil = calibrate_pupil(real, region_sets=region_sets) if config.pupil_ghosts else None
+    strokes = calibrate_strokes(real, pupil=pupil) if config.strokes else None
     model = FocalPlaneModel(network=net, input_size=s, threshold=config.threshold, min_area=config.min_area,
                             categories=FOCAL_PLANE_CATEGORIES, radial_channel=config.radial_channel, pupil=pupil,
-                            meta=meta)
+                            strokes=strokes, meta=meta)
     seconds = time.perf_counter() - t0
     meta["train_seconds"] = round(seconds, 1)
     log.info("trained focal-plane model: %d steps in %.0f s, last loss %.3f", config.steps, seconds,
@@ -453,6 +460,30 @@ def calibrate_pupil(real: Sequence[AnnotatedImage] = (), *, region_sets=None, se
     return settings
 
 
+def calibrate_strokes(real: Sequence[AnnotatedImage] = (), *, pupil=None, settings=None):
+    """Stroke-finder settings for a model trained on ``real``.
+
+    The density threshold is :func:`~spacejunk.predict.strokes.calibrate_density` over the
+    real pictures' consensus, the marks joined with the disc of each picture's pupil ghost
+    where ``pupil`` (the model's pupil-ghost settings) finds one. Without real pictures
+    the default stays.
+    """
+    from ..predict.pupil_ghost import find_pupil_ghost, pupil_disc
+    from ..predict.strokes import StrokeSettings, calibrate_density
+
+    settings = settings or StrokeSettings()
+    if not real:
+        return settings
+    refs = [a.consensus()[-1] for a in real]
+    discs = []
+    for a, ref in zip(real, refs):
+        ghost = find_pupil_ghost(a.image, pupil) if pupil is not None else None
+        discs.append(pupil_disc(ghost, ref.shape) if ghost is not None else None)
+    settings = calibrate_density([a.image for a in real], refs, also=discs, settings=settings)
+    log.info("strokes: density threshold %.3f on %d real pictures", settings.density, len(real))
+    return settings
+
+
 def _meta(config: FocalPlaneTrainConfig, arch_config: dict, real_names: list[str]) -> dict:
     return {
         "task": "focal-plane",
@@ -482,7 +513,8 @@ def save_focal_plane_model(path: str | os.PathLike, model: FocalPlaneModel, *, h
     meta.update({"task": "focal-plane", "threshold": model.threshold, "input_size": model.input_size,
                  "categories": list(model.categories), "fill_holes": model.fill_holes, "min_area": model.min_area,
                  "radial_channel": model.radial_channel,
-                 "pupil": asdict(model.pupil) if model.pupil is not None else None})
+                 "pupil": asdict(model.pupil) if model.pupil is not None else None,
+                 "strokes": asdict(model.strokes) if model.strokes is not None else None})
     if extra_meta:
         meta.update(extra_meta)
     arch_config = meta.get("arch_config") or _arch_config_of(model.network)
