@@ -15,12 +15,15 @@ So the finder matches a cross of four dark diagonal arms:
    CCD's median level taken off, the gaps between CCDs filled from the nearest CCD pixel, minus a running median of
    ``median_size`` px (stars and sky gradients go), in units of its robust scatter,
    clipped at +-``clip``, gaps left out;
-2. for a centre and a radius ``R``, each arm's *contrast* is the mean, along the diagonal
-   from ``arm_span[0] R`` to ``arm_span[1] R``, of the darker of the two samples ``side_px``
-   px to either side of the arm minus the sample on it, where all three lie on one CCD
+2. for a centre and a radius ``R``, each arm's *contrast* is, along the diagonal from
+   ``arm_span[0] R`` to ``arm_span[1] R``, the darker of the two samples ``side_px`` px to
+   either side of the arm minus the sample on it, where all three lie on one CCD
    (positive where the arm is darker than both sides: a bright line beside the arm, a
-   satellite or a star's spike, does not make it dark, nor does a step between CCDs);
-3. the *score* is the third-largest of the four arm contrasts, the best over centres within
+   satellite or a star's spike, does not make it dark, nor does a step between CCDs); the
+   arm's *significance* is its summed contrast over the square root of its samples (the
+   mean times the root of the samples: a short arm's mean scatters more, so the mean alone
+   would favour the shortest arms of the search);
+3. the *score* is the third-largest of the four arm significances, the best over centres within
    ``search_px`` of the picture's centre and radii in ``radius_range`` times the disc's
    radius: three arms at least must be dark (one arm is often lost in a gap, and a single
    dark line, a satellite trail or a ray, makes one arm only);
@@ -84,8 +87,8 @@ class PupilGhostSettings:
     min_samples : int
         Least number of arm samples on CCD pixels for an arm to count (default 10).
     threshold : float
-        Least score (third-largest arm contrast, in robust sigmas) of a ghost (default
-        0.75, what :func:`calibrate_threshold` gives on the 20 DeepGhostBusters pictures).
+        Least score (third-largest arm significance) of a ghost (default 4.37, what
+        :func:`calibrate_threshold` gives on the 20 DeepGhostBusters pictures).
     probability : float
         Probability of an artifact given to the disc's pixels (default 0.9).
     """
@@ -100,7 +103,7 @@ class PupilGhostSettings:
     median_size: int = 15
     clip: float = 4.0
     min_samples: int = 10
-    threshold: float = 0.75
+    threshold: float = 4.37
     probability: float = 0.9
 
     def __post_init__(self):
@@ -123,9 +126,10 @@ class PupilGhost:
     x, y, radius : float
         The disc, in pixels of the picture given.
     score : float
-        Third-largest arm contrast (robust sigmas) of the best cross.
+        Third-largest arm significance of the best cross.
     arms : tuple of float
-        The four arm contrasts of the best cross.
+        The four arm significances of the best cross (summed contrast over the root of the
+        samples).
     found : bool
         ``score >= threshold``.
     """
@@ -220,13 +224,18 @@ def _arm_sums(profiles: tuple[np.ndarray, np.ndarray], r: float, s: PupilGhostSe
     return sums[:, :, b] - sums[:, :, a], counts[:, :, b] - counts[:, :, a]
 
 
-def _arm_means(sums: np.ndarray, counts: np.ndarray, min_samples: int, missing: float) -> np.ndarray:
-    """Mean contrast of each arm; ``missing`` where it has fewer than ``min_samples`` samples."""
-    return np.where(counts >= min_samples, sums / np.maximum(counts, 1), missing)
+def _arm_significance(sums: np.ndarray, counts: np.ndarray, min_samples: int, missing: float) -> np.ndarray:
+    """Each arm's summed contrast over the square root of its samples; ``missing`` under ``min_samples``.
+
+    The mean contrast times the square root of the samples: a long dark arm counts more
+    than a short one of the same mean, so the search over radii and centres does not
+    favour the shortest arms, whose means scatter most.
+    """
+    return np.where(counts >= min_samples, sums / np.sqrt(np.maximum(counts, 1)), missing)
 
 
 def _third_arm(sums: np.ndarray, counts: np.ndarray, min_samples: int) -> np.ndarray:
-    return np.sort(_arm_means(sums, counts, min_samples, -np.inf), axis=1)[:, 1]  # the third-largest of four
+    return np.sort(_arm_significance(sums, counts, min_samples, -np.inf), axis=1)[:, 1]  # the third-largest of four
 
 
 def _grid(step: float, s: PupilGhostSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -264,7 +273,7 @@ def pupil_statistics(image: np.ndarray, settings: PupilGhostSettings = PupilGhos
     length = int(np.ceil(s.arm_span[1] * max(radii.max(), s.radius))) + 1
 
     def detection(x, y):
-        """The third-largest arm contrast at each centre, best over the radii, and that radius."""
+        """The third-largest arm significance at each centre, best over the radii, and that radius."""
         prof = _arm_profiles(z, x, y, length, s)
         v = np.stack([_third_arm(*_arm_sums(prof, r, s), s.min_samples) for r in radii])
         k = np.argmax(v, axis=0)
@@ -292,7 +301,7 @@ def pupil_statistics(image: np.ndarray, settings: PupilGhostSettings = PupilGhos
     j = int(np.argmax(pooled(_arm_profiles(z, fx, fy, length, s))))
     cx, cy = float(fx[j]), float(fy[j])
     sums, counts = _arm_sums(_arm_profiles(z, np.array([bx]), np.array([by]), length, s), br, s)
-    arms = tuple(float(a) for a in _arm_means(sums[0], counts[0], s.min_samples, np.nan))
+    arms = tuple(float(a) for a in _arm_significance(sums[0], counts[0], s.min_samples, np.nan))
     sy, sx = shape[0] / FRAME, shape[1] / FRAME
     return PupilGhost(x=cx * sx, y=cy * sy, radius=s.radius * float(np.sqrt(sx * sy)), score=score,
                       arms=arms, found=bool(score >= s.threshold))
@@ -316,7 +325,7 @@ def pupil_disc(ghost: PupilGhost, shape: tuple[int, int]) -> np.ndarray:
     return (xx - ghost.x) ** 2 + (yy - ghost.y) ** 2 <= ghost.radius ** 2
 
 
-def calibrate_threshold(scores: Sequence[float], has_ghost: Sequence[bool], *, default: float = 0.75) -> float:
+def calibrate_threshold(scores: Sequence[float], has_ghost: Sequence[bool], *, default: float = 4.37) -> float:
     """A score threshold from annotated pictures: the one that misclassifies fewest.
 
     Among the thresholds with fewest errors (a ghost below it, or a picture without one at
