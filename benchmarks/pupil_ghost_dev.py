@@ -26,15 +26,20 @@ from spacejunk.predict.pupil_ghost import calibrate_threshold, has_pupil_ghost, 
 from spacejunk.train.focal_plane import calibrate_pupil, default_data_dir
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def dev_parser(doc: str, simulated_help: str) -> argparse.ArgumentParser:
+    """The options of the focal-plane finders' development checks (this script, ``strokes_dev.py``)."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--data", default=str(default_data_dir()))
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
     p.add_argument("--json", help="write the rows here")
-    p.add_argument("--simulated", type=int, default=0,
-                   help="also score this many simulated pictures (seed 123): the share with and without a "
-                        "large faint ghost at or above the default threshold")
+    p.add_argument("--simulated", type=int, default=0, help=simulated_help)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = dev_parser(__doc__, "also score this many simulated pictures (seed 123): the share with and without a "
+                            "large faint ghost at or above the default threshold")
     args = p.parse_args(argv)
     data, region_sets = read_des_ghosts(args.data)
     settings = calibrate_pupil(region_sets=region_sets)  # the disc's radius from the single-annotator circles

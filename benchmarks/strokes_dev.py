@@ -13,7 +13,6 @@ their rays and bright ghosts it marks and how much it marks off them.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,7 +23,9 @@ from spacejunk.evaluate.focal_plane import fold_assignment
 from spacejunk.io.focal_plane import read_des_ghosts
 from spacejunk.predict.pupil_ghost import find_pupil_ghost, pupil_disc
 from spacejunk.predict.strokes import StrokeSettings, stroke_regions
-from spacejunk.train.focal_plane import calibrate_pupil, calibrate_strokes, default_data_dir
+from spacejunk.train.focal_plane import calibrate_pupil, calibrate_strokes
+
+from pupil_ghost_dev import dev_parser  # noqa: E402  (benchmarks/ is the script's folder)
 
 
 def _iou(pred: np.ndarray, ref: np.ndarray) -> float:
@@ -33,12 +34,7 @@ def _iou(pred: np.ndarray, ref: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=str(default_data_dir()))
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
-    p.add_argument("--json", help="write the rows here")
-    p.add_argument("--simulated", type=int, default=0, help="also run on this many simulated pictures (seed 123)")
+    p = dev_parser(__doc__, "also run on this many simulated pictures (seed 123)")
     args = p.parse_args(argv)
     data, region_sets = read_des_ghosts(args.data)
     assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
