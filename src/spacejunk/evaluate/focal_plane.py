@@ -189,8 +189,8 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
         run with the same ``folds`` and ``seed``), instead of training them; they take
         the ``threshold`` and ``min_area`` of ``config``; with ``config.pupil_ghosts``
         those without pupil-ghost settings get them calibrated on the fold's training
-        pictures, without it none keeps them; the same for ``config.strokes``. Scoring again at other settings
-        costs seconds instead of a training per fold.
+        pictures, without it none keeps them; the same for ``config.strokes``. Scoring
+        again at other settings costs seconds instead of a training per fold.
     quiet : bool, optional
         No progress bars.
     """

@@ -325,7 +325,8 @@ def pupil_disc(ghost: PupilGhost, shape: tuple[int, int]) -> np.ndarray:
     return (xx - ghost.x) ** 2 + (yy - ghost.y) ** 2 <= ghost.radius ** 2
 
 
-def calibrate_threshold(scores: Sequence[float], has_ghost: Sequence[bool], *, default: float = 4.37) -> float:
+def calibrate_threshold(scores: Sequence[float], has_ghost: Sequence[bool], *,
+                        default: float = PupilGhostSettings.threshold) -> float:
     """A score threshold from annotated pictures: the one that misclassifies fewest.
 
     Among the thresholds with fewest errors (a ghost below it, or a picture without one at
