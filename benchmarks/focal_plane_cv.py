@@ -142,12 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             model = load_focal_plane_model(args.final)
             model = dataclasses.replace(model, min_area=float(parts[0]["config"].get("min_area", model.min_area)))
             data, region_sets = read_des_ghosts(args.data)
-            if parts[0]["config"].get("pupil_ghosts", False):  # the runs' finders, calibrated on every picture
-                model = dataclasses.replace(model, pupil=calibrate_pupil(data, region_sets=region_sets))
-            else:
-                model = dataclasses.replace(model, pupil=None)
-            strokes = calibrate_strokes(data, pupil=model.pupil) if parts[0]["config"].get("strokes", False) else None
-            model = dataclasses.replace(model, strokes=strokes)
+            ran = parts[0]["config"]  # the runs' finders, calibrated on every picture
+            pupil = calibrate_pupil(data, region_sets=region_sets) if ran.get("pupil_ghosts", False) else None
+            strokes = calibrate_strokes(data, pupil=pupil) if ran.get("strokes", False) else None
+            model = dataclasses.replace(model, pupil=pupil, strokes=strokes)
             meta = {"cv": _cv_meta(rows, folds, people, args.folds),
                     "cv_command": command}
             save_focal_plane_model(args.final, model, extra_meta=meta)

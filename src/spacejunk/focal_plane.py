@@ -261,10 +261,14 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
                    fill_holes=fp.fill_holes if fill_holes is None else fill_holes,
                    min_area=fp.min_area if min_area is None else min_area)
     disc = None
+    from .predict.pupil_ghost import contrast_image
+
+    # both finders work on one high-passed copy of the picture (half a second to make)
+    contrast = contrast_image(arr, fp.pupil) if fp.pupil is not None else None
     if fp.strokes is not None:
-        prob_np = with_strokes(prob_np, arr, fp.strokes, categories=fp.categories)
+        prob_np = with_strokes(prob_np, arr, fp.strokes, categories=fp.categories, contrast=contrast)
     if fp.pupil is not None:
-        prob_np, disc = with_pupil_ghost(prob_np, arr, fp.pupil, categories=fp.categories)
+        prob_np, disc = with_pupil_ghost(prob_np, arr, fp.pupil, categories=fp.categories, contrast=contrast)
     if disc is None:
         return prob_np, probabilities_to_mask(prob_np, **options)
     # the disc is a region of its own: what the network marks beside it keeps its own regions and names
@@ -277,11 +281,14 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
 
 
 def with_pupil_ghost(prob: np.ndarray, image: np.ndarray, settings, *,
-                     categories: Sequence[str] = FOCAL_PLANE_CATEGORIES) -> tuple[np.ndarray, np.ndarray | None]:
+                     categories: Sequence[str] = FOCAL_PLANE_CATEGORIES,
+                     contrast: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``prob`` with the disc of the picture's pupil ghost, if one is found, marked ``ghost-faint``.
 
     Inside the disc the probability of an artifact is raised to ``settings.probability``,
-    the increase going to ``ghost-faint`` (people give these discs that type).
+    the increase going to ``ghost-faint`` (people give these discs that type). ``contrast``:
+    the picture's high-passed copy if already made
+    (:func:`spacejunk.predict.pupil_ghost.pupil_statistics`).
 
     Returns
     -------
@@ -292,7 +299,7 @@ def with_pupil_ghost(prob: np.ndarray, image: np.ndarray, settings, *,
     """
     from .predict.pupil_ghost import find_pupil_ghost, pupil_disc
 
-    ghost = find_pupil_ghost(image, settings)
+    ghost = find_pupil_ghost(image, settings, contrast=contrast)
     if ghost is None:
         return prob, None
     disc = pupil_disc(ghost, prob.shape[-2:])
@@ -303,16 +310,18 @@ def with_pupil_ghost(prob: np.ndarray, image: np.ndarray, settings, *,
 
 
 def with_strokes(prob: np.ndarray, image: np.ndarray, settings, *,
-                 categories: Sequence[str] = FOCAL_PLANE_CATEGORIES) -> np.ndarray:
+                 categories: Sequence[str] = FOCAL_PLANE_CATEGORIES, contrast: np.ndarray | None = None) -> np.ndarray:
     """``prob`` raised to ``settings.probability`` where dark and bright strokes crowd.
 
     The regions are :func:`spacejunk.predict.strokes.stroke_regions`': ray fans and bright
     ghosts, never a faint ghost (a faint ghost has no strokes). So the increase goes to
     ``ghost-bright`` where the network finds that more likely than ``rays``, else to ``rays``.
+    ``contrast``: the picture's high-passed copy if already made
+    (:func:`spacejunk.predict.strokes.stroke_density`).
     """
     from .predict.strokes import stroke_regions
 
-    regions = stroke_regions(image, settings)
+    regions = stroke_regions(image, settings, contrast=contrast)
     if not regions.any():
         return prob
     lift = np.clip(settings.probability - prob.sum(0), 0.0, None) * regions

@@ -252,7 +252,8 @@ def _around(cx: float, cy: float, step: float) -> tuple[np.ndarray, np.ndarray]:
     return cx + ox.ravel(), cy + oy.ravel()
 
 
-def pupil_statistics(image: np.ndarray, settings: PupilGhostSettings = PupilGhostSettings()) -> PupilGhost:
+def pupil_statistics(image: np.ndarray, settings: PupilGhostSettings = PupilGhostSettings(), *,
+                     contrast: np.ndarray | None = None) -> PupilGhost:
     """The best cross of dark arms in a picture and its score, whatever the threshold.
 
     Parameters
@@ -260,6 +261,9 @@ def pupil_statistics(image: np.ndarray, settings: PupilGhostSettings = PupilGhos
     image : numpy.ndarray
         ``(n_channels, ny, nx)`` or ``(ny, nx)`` focal-plane picture.
     settings : PupilGhostSettings, optional
+    contrast : numpy.ndarray, optional
+        The picture's :func:`contrast_image` with these settings, if already made (the
+        stroke finder uses it too); made here otherwise.
 
     Returns
     -------
@@ -268,7 +272,7 @@ def pupil_statistics(image: np.ndarray, settings: PupilGhostSettings = PupilGhos
     """
     s = settings
     shape = np.shape(image)[-2:]
-    z = contrast_image(image, s)
+    z = contrast_image(image, s) if contrast is None else contrast
     radii = s.radius * np.arange(s.radius_range[0], s.radius_range[1] + 1e-9, 0.04)
     length = int(np.ceil(s.arm_span[1] * max(radii.max(), s.radius))) + 1
 
@@ -313,9 +317,10 @@ def settings_from_meta(meta: dict) -> PupilGhostSettings | None:
     return PupilGhostSettings(**cfg) if cfg else None
 
 
-def find_pupil_ghost(image: np.ndarray, settings: PupilGhostSettings = PupilGhostSettings()) -> PupilGhost | None:
-    """The pupil ghost of a focal-plane picture, or None (see the module's notes)."""
-    ghost = pupil_statistics(image, settings)
+def find_pupil_ghost(image: np.ndarray, settings: PupilGhostSettings = PupilGhostSettings(), *,
+                     contrast: np.ndarray | None = None) -> PupilGhost | None:
+    """The pupil ghost of a focal-plane picture, or None (see the module's notes and :func:`pupil_statistics`)."""
+    ghost = pupil_statistics(image, settings, contrast=contrast)
     return ghost if ghost.found else None
 
 

@@ -82,10 +82,15 @@ class StrokeSettings:
             raise ValueError(f"density and probability must be in [0, 1], got {self.density}, {self.probability}")
 
 
-def stroke_density(image: np.ndarray, settings: StrokeSettings = StrokeSettings()) -> np.ndarray:
-    """Steps 1-2: the stroke density of every pixel of the 400 x 400 frame (0 off the CCDs' reach)."""
+def stroke_density(image: np.ndarray, settings: StrokeSettings = StrokeSettings(), *,
+                   contrast: np.ndarray | None = None) -> np.ndarray:
+    """Steps 1-2: the stroke density of every pixel of the 400 x 400 frame (0 off the CCDs' reach).
+
+    ``contrast`` is the picture's :func:`~spacejunk.predict.pupil_ghost.contrast_image`, if
+    already made for the pupil-ghost finder; made here otherwise.
+    """
     s = settings
-    z = contrast_image(image)
+    z = contrast_image(image) if contrast is None else contrast
     on = np.isfinite(z)
     z = np.where(on, z, 0.0)
     cover = ndimage.uniform_filter(on.astype(float), s.window)
@@ -113,7 +118,8 @@ def _to_shape(marks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
                         order=0).astype(bool)
 
 
-def stroke_regions(image: np.ndarray, settings: StrokeSettings = StrokeSettings()) -> np.ndarray:
+def stroke_regions(image: np.ndarray, settings: StrokeSettings = StrokeSettings(), *,
+                   contrast: np.ndarray | None = None) -> np.ndarray:
     """bool mask, the picture's size, of where strokes crowd (the module's steps 1-3).
 
     Parameters
@@ -121,13 +127,16 @@ def stroke_regions(image: np.ndarray, settings: StrokeSettings = StrokeSettings(
     image : numpy.ndarray
         ``(n_channels, ny, nx)`` or ``(ny, nx)`` focal-plane picture.
     settings : StrokeSettings, optional
+    contrast : numpy.ndarray, optional
+        The picture's high-passed copy, as :func:`stroke_density` takes it.
     """
-    marks = _marks(stroke_density(image, settings), settings.density, settings)
+    marks = _marks(stroke_density(image, settings, contrast=contrast), settings.density, settings)
     return _to_shape(marks, np.shape(image)[-2:])
 
 
 def calibrate_density(images: Sequence[np.ndarray], references: Sequence[np.ndarray], *,
                       also: Sequence[np.ndarray | None] | None = None,
+                      contrasts: Sequence[np.ndarray | None] | None = None,
                       settings: StrokeSettings = StrokeSettings(),
                       candidates: Sequence[float] = (0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15)
                       ) -> StrokeSettings:
@@ -135,12 +144,15 @@ def calibrate_density(images: Sequence[np.ndarray], references: Sequence[np.ndar
 
     The threshold is the candidate whose marks, joined with ``also`` (e.g. the disc of
     each picture's pupil ghost, or None), have the highest mean pixel IoU against the
-    ``references`` (bool masks, the pictures' sizes). With no picture, ``settings``.
+    ``references`` (bool masks, the pictures' sizes). ``contrasts`` are the pictures'
+    high-passed copies if already made (see :func:`stroke_density`). With no picture,
+    ``settings``.
     """
     if not images:
         return settings
     also = list(also) if also is not None else [None] * len(images)
-    densities = [stroke_density(im, settings) for im in images]
+    contrasts = list(contrasts) if contrasts is not None else [None] * len(images)
+    densities = [stroke_density(im, settings, contrast=z) for im, z in zip(images, contrasts)]
     means = []
     for level in candidates:
         ious = []

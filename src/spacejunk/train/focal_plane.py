@@ -468,18 +468,20 @@ def calibrate_strokes(real: Sequence[AnnotatedImage] = (), *, pupil=None, settin
     where ``pupil`` (the model's pupil-ghost settings) finds one. Without real pictures
     the default stays.
     """
-    from ..predict.pupil_ghost import find_pupil_ghost, pupil_disc
+    from ..predict.pupil_ghost import contrast_image, find_pupil_ghost, pupil_disc
     from ..predict.strokes import StrokeSettings, calibrate_density
 
     settings = settings or StrokeSettings()
     if not real:
         return settings
     refs = [a.consensus()[-1] for a in real]
-    discs = []
+    contrasts, discs = [], []
     for a, ref in zip(real, refs):
-        ghost = find_pupil_ghost(a.image, pupil) if pupil is not None else None
+        z = contrast_image(a.image, pupil) if pupil is not None else None  # one high-pass for both finders
+        ghost = find_pupil_ghost(a.image, pupil, contrast=z) if pupil is not None else None
+        contrasts.append(z)
         discs.append(pupil_disc(ghost, ref.shape) if ghost is not None else None)
-    settings = calibrate_density([a.image for a in real], refs, also=discs, settings=settings)
+    settings = calibrate_density([a.image for a in real], refs, also=discs, contrasts=contrasts, settings=settings)
     log.info("strokes: density threshold %.3f on %d real pictures", settings.density, len(real))
     return settings
 
