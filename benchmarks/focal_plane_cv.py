@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from spacejunk.evaluate.focal_plane import annotator_scores, cross_validate_focal_plane, markdown_report, summarise
-from spacejunk.focal_plane import load_focal_plane_model
+from spacejunk.focal_plane import VIEWS, load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
 from spacejunk.train.focal_plane import (PRETRAIN_STEPS, FocalPlaneTrainConfig, calibrate_pupil, calibrate_strokes,
                                          default_data_dir, save_focal_plane_model, train_focal_plane)
@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the network alone, without the pupil-ghost finder (on by default)")
     p.add_argument("--no-strokes", dest="strokes", action="store_false",
                    help="without the stroke finder (ray fans and bright ghosts at full resolution; on by default)")
+    p.add_argument("--views", type=int, choices=VIEWS, default=d.views,
+                   help=f"the models average the network over this many flips and quarter-turns (default {d.views})")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the training (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             ran = parts[0]["config"]  # the runs' finders, calibrated on every picture
             pupil = calibrate_pupil(data, region_sets=region_sets) if ran.get("pupil_ghosts", False) else None
             strokes = calibrate_strokes(data, pupil=pupil) if ran.get("strokes", False) else None
-            model = dataclasses.replace(model, pupil=pupil, strokes=strokes)
+            model = dataclasses.replace(model, pupil=pupil, strokes=strokes, views=int(ran.get("views", 1)))
             meta = {"cv": _cv_meta(rows, folds, people, args.folds),
                     "cv_command": command}
             save_focal_plane_model(args.final, model, extra_meta=meta)
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     config = FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                    base_channels=args.base_channels, real_fraction=args.real_fraction,
                                    augment=args.augment, min_area=args.min_area, seed=args.seed,
-                                   pupil_ghosts=args.pupil_ghosts, strokes=args.strokes)
+                                   pupil_ghosts=args.pupil_ghosts, strokes=args.strokes, views=args.views)
     data, region_sets = read_des_ghosts(args.data)
     only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else None
     init, pre_seconds, fold_models = None, 0.0, None

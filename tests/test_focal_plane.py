@@ -16,7 +16,7 @@ from torch import nn
 from spacejunk import NoArtifactsWarning
 from spacejunk.cli import main
 from spacejunk.focal_plane import (FocalPlaneModel, detect_focal_plane, load_focal_plane_model, mask_to_artifacts,
-                                   probabilities_to_mask, segment_focal_plane)
+                                   network_logits, probabilities_to_mask, segment_focal_plane)
 from spacejunk.io.outputs import read_artifacts
 from spacejunk.predict.pupil_ghost import PupilGhostSettings
 from spacejunk.models.registry import build_model
@@ -236,6 +236,32 @@ def test_cli_train_evaluate_detect(tmp_path, tiny_des_ghosts):
     assert main(["detect", "--out", str(tmp_path / "o3"), "--min-area", "0.1", str(pics / "G0.jpg"), "-q"]) == 1
     assert not (tmp_path / "o3").exists()
     assert main(["train", "focal-plane", "--out", str(ckpt), "--real-images", "nope.jpg", *opts]) == 1
+
+
+class LeftColumns(nn.Module):
+    """A stand-in network that marks the picture's 2 leftmost columns whatever it sees, and
+    passes its input through as the other channel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left = torch.zeros_like(x)
+        left[..., :2] = 8.0
+        return torch.cat([left, x], dim=1)
+
+
+def test_network_logits_average_over_flips_and_quarter_turns():
+    x = torch.arange(36.0).reshape(1, 1, 6, 6)
+    one, two, eight = (network_logits(LeftColumns(), x, views=v) for v in (1, 2, 8))
+    assert one[0, 0, :, :2].eq(8).all() and one[0, 0, :, 2:].eq(0).all()
+    assert two[0, 0, :, :2].eq(4).all() and two[0, 0, :, -2:].eq(4).all() and two[0, 0, :, 2:4].eq(0).all()
+    # every view marks two columns or two rows at one side: 8 views, each edge strip twice
+    assert eight[0, 0, 2:4, :2].eq(2).all() and eight[0, 0, 2:4, 2:4].eq(0).all()
+    assert eight[0, 0, 0, 0] == pytest.approx(4.0)   # a corner lies in a row strip and a column strip
+    for out in (one, two, eight):                    # what the network passes through is turned back
+        assert torch.equal(out[:, 1:], x)
+    with pytest.raises(ValueError, match="views"):
+        network_logits(LeftColumns(), x, views=4)
+    with pytest.raises(ValueError, match="views"):
+        FocalPlaneModel(network=LeftColumns(), views=3)
 
 
 def test_shipped_model_loads():

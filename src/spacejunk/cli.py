@@ -174,6 +174,7 @@ def _run_detect(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- focal plane: train, evaluate
 def _add_focal_plane_training_options(p: argparse.ArgumentParser) -> None:
+    from .focal_plane import VIEWS
     from .train.focal_plane import AUGMENT_PRESETS, PRETRAIN_STEPS, FocalPlaneTrainConfig
 
     d = FocalPlaneTrainConfig()
@@ -194,6 +195,9 @@ def _add_focal_plane_training_options(p: argparse.ArgumentParser) -> None:
                    help="the network alone, without the pupil-ghost finder (spider shadows; on by default)")
     p.add_argument("--no-strokes", dest="strokes", action="store_false",
                    help="without the stroke finder (ray fans and bright ghosts at full resolution; on by default)")
+    p.add_argument("--views", type=int, choices=VIEWS, default=d.views,
+                   help="the model averages the network over this many flips and quarter-turns of a picture "
+                        f"(default {d.views})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
@@ -206,7 +210,7 @@ def _focal_plane_config(args: argparse.Namespace):
         return FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                      base_channels=args.base_channels, real_fraction=args.real_fraction,
                                      augment=args.augment, min_area=args.min_area, seed=args.seed,
-                                     pupil_ghosts=args.pupil_ghosts, strokes=args.strokes)
+                                     pupil_ghosts=args.pupil_ghosts, strokes=args.strokes, views=args.views)
     except ValueError as err:
         raise InputError(None, str(err)) from None
 

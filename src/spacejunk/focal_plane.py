@@ -37,6 +37,7 @@ __all__ = [
     "normalise_grey",
     "radial_channel",
     "probabilities_from_logits",
+    "network_logits",
     "probabilities_to_mask",
     "segment_focal_plane",
     "with_pupil_ghost",
@@ -44,6 +45,7 @@ __all__ = [
     "mask_to_artifacts",
     "detect_focal_plane",
     "FOCAL_PLANE_SUFFIXES",
+    "VIEWS",
     "DEFAULT_WEIGHTS",
 ]
 
@@ -51,6 +53,9 @@ log = logging.getLogger("spacejunk")
 
 #: File name of the shipped model in ``spacejunk/weights``.
 DEFAULT_WEIGHTS = "focal_plane.pt"
+
+#: Numbers of test-time views a model can average over (:attr:`FocalPlaneModel.views`).
+VIEWS: tuple[int, ...] = (1, 2, 8)
 
 #: File endings taken as focal-plane pictures when a folder or glob is given.
 FOCAL_PLANE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".fits", ".fit", ".fits.fz", ".fits.gz")
@@ -86,6 +91,10 @@ class FocalPlaneModel:
     strokes : StrokeSettings or None
         Mark where dark and bright strokes crowd, ray fans and bright ghosts
         (:mod:`spacejunk.predict.strokes`, :func:`with_strokes`; None: not).
+    views : int
+        The network's logits are averaged over this many views of the picture: 1 (as it
+        is), 2 (and mirrored left-right) or 8 (every flip and quarter-turn, the ways the
+        network was trained to see it; see :func:`network_logits`).
     meta : dict
         Everything else recorded in the checkpoint (recipe, cross-validation figures).
     """
@@ -99,7 +108,12 @@ class FocalPlaneModel:
     radial_channel: bool = True
     pupil: Any = None
     strokes: Any = None
+    views: int = 1
     meta: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if self.views not in VIEWS:
+            raise ValueError(f"views must be one of {VIEWS}, got {self.views}")
 
 
 def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneModel:
@@ -125,7 +139,7 @@ def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneM
                            min_area=float(meta.get("min_area", 0.0)),
                            radial_channel=bool(meta.get("radial_channel", False)),
                            pupil=pupil_settings_from_meta(meta), strokes=strokes_settings_from_meta(meta),
-                           meta=meta)
+                           views=int(meta.get("views", 1)), meta=meta)
 
 
 def _as_model(model: FocalPlaneModel | str | os.PathLike | None) -> FocalPlaneModel:
@@ -251,9 +265,8 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
     x = prepare_focal_plane(arr, size=fp.input_size)[None]
     if fp.radial_channel:
         x = torch.cat([x, radial_channel(1, fp.input_size)], dim=1)
-    fp.network.eval()
     with torch.no_grad():
-        logits = fp.network(x)
+        logits = network_logits(fp.network, x, views=fp.views)
         logits = F.interpolate(logits, size=(ny, nx), mode="bilinear", align_corners=False)
         prob = probabilities_from_logits(logits)[0]
     prob_np = prob.numpy().astype(np.float32)
@@ -278,6 +291,30 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
     if on_disc.sum() < options["min_area"] * on_disc.size:  # the least region holds for the disc too
         on_disc[:] = False
     return prob_np, np.where(on_disc, np.uint8(faint), outside).astype(np.uint8)
+
+
+def network_logits(network: torch.nn.Module, x: torch.Tensor, *, views: int = 1) -> torch.Tensor:
+    """The network's logits for the square input ``x`` ``(n, c, size, size)``, averaged over ``views``.
+
+    Each view is the input turned by a quarter-turn ``k`` times and mirrored left-right or
+    not; its logits are turned back before the mean: with ``views=2`` the picture as it is
+    and mirrored, with 8 every flip and quarter-turn (the network was trained on all of
+    them, and they are what the DECam layout and the radial channel are symmetric under).
+    A region the network marks from one side of the picture only fades by the mean.
+    """
+    if views not in VIEWS:
+        raise ValueError(f"views must be one of {VIEWS}, got {views}")
+    network.eval()
+    turns = range(4) if views == 8 else range(1)
+    mirrors = (False, True) if views >= 2 else (False,)
+    total = None
+    for k in turns:
+        for mirror in mirrors:
+            xv = torch.rot90(x, k, dims=(-2, -1))
+            y = network(xv.flip(-1) if mirror else xv)
+            y = torch.rot90(y.flip(-1) if mirror else y, -k, dims=(-2, -1))
+            total = y if total is None else total + y
+    return total / views
 
 
 def with_pupil_ghost(prob: np.ndarray, image: np.ndarray, settings, *,

@@ -74,7 +74,7 @@ def test_loss_falls_and_checkpoint_reloads_identically(real_set, tmp_path):
     loaded = load_focal_plane_model(path)
     prob2, mask2 = segment_focal_plane(image, model=loaded)
     assert np.allclose(prob, prob2, atol=1e-6) and np.array_equal(mask, mask2)
-    assert loaded.input_size == 32 and loaded.threshold == 0.5
+    assert loaded.input_size == 32 and loaded.threshold == 0.5 and loaded.views == result.model.views == 8
     assert loaded.meta["recipe"]["steps"] == 40 and loaded.meta["real_images"] == ["r0.jpg", "r1.jpg"]
     assert loaded.meta["codes"] == {"ghost-bright": 1, "ghost-faint": 2, "rays": 3}
 
@@ -87,6 +87,11 @@ def test_loss_falls_and_checkpoint_reloads_identically(real_set, tmp_path):
     prob3, _ = segment_focal_plane(image, model=load_focal_plane_model(small))
     assert np.abs(prob3 - prob).max() < 0.02
     assert load_focal_plane_model(small).meta["cv"] == {"x": 1}
+
+    one_view = load_focal_plane_model(save_focal_plane_model(tmp_path / "one.pt", dataclasses.replace(loaded, views=1)))
+    assert one_view.views == 1
+    prob1, _ = segment_focal_plane(image, model=one_view)      # the network as it is: not the mean of 8 views
+    assert prob1.shape == prob.shape and not np.allclose(prob1, prob, atol=1e-3)
 
 
 def test_same_seed_same_model(real_set):

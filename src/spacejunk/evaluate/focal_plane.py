@@ -226,7 +226,8 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
         if fold_models is not None:
             if fold not in fold_models:
                 raise ValueError(f"fold_models has no model for fold {fold}")
-            model = dataclasses.replace(fold_models[fold], threshold=config.threshold, min_area=config.min_area)
+            model = dataclasses.replace(fold_models[fold], threshold=config.threshold, min_area=config.min_area,
+                                        views=config.views)
             if not config.pupil_ghosts:
                 model = dataclasses.replace(model, pupil=None)
             elif model.pupil is None:  # calibrated on this fold's training pictures

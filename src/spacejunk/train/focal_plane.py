@@ -103,6 +103,11 @@ class FocalPlaneTrainConfig:
         Also mark where dark and bright strokes crowd, ray fans and bright ghosts
         (:mod:`spacejunk.predict.strokes`, default True): its density threshold is
         calibrated on the real pictures trained on (:func:`calibrate_strokes`).
+    views : int
+        The model averages the network's logits over this many views of a picture: 1, 2
+        or 8 (default 8: every flip and quarter-turn, which the training augments with;
+        :func:`spacejunk.focal_plane.network_logits`). Training is the same; the model
+        and its checkpoint record it.
     seed : int
         Seed of the batches, the augmentation and the weights.
     sim_seed : int or None
@@ -127,6 +132,7 @@ class FocalPlaneTrainConfig:
     radial_channel: bool = True
     pupil_ghosts: bool = True
     strokes: bool = True
+    views: int = 8
     seed: int = 0
     sim_seed: int | None = None
 
@@ -424,7 +430,7 @@ def train_focal_plane(real: Sequence[AnnotatedImage] = (), *, config: FocalPlane
     strokes = calibrate_strokes(real, pupil=pupil) if config.strokes else None
     model = FocalPlaneModel(network=net, input_size=s, threshold=config.threshold, min_area=config.min_area,
                             categories=FOCAL_PLANE_CATEGORIES, radial_channel=config.radial_channel, pupil=pupil,
-                            strokes=strokes, meta=meta)
+                            strokes=strokes, views=config.views, meta=meta)
     seconds = time.perf_counter() - t0
     meta["train_seconds"] = round(seconds, 1)
     log.info("trained focal-plane model: %d steps in %.0f s, last loss %.3f", config.steps, seconds,
@@ -514,7 +520,7 @@ def save_focal_plane_model(path: str | os.PathLike, model: FocalPlaneModel, *, h
     meta = dict(model.meta)
     meta.update({"task": "focal-plane", "threshold": model.threshold, "input_size": model.input_size,
                  "categories": list(model.categories), "fill_holes": model.fill_holes, "min_area": model.min_area,
-                 "radial_channel": model.radial_channel,
+                 "radial_channel": model.radial_channel, "views": model.views,
                  "pupil": asdict(model.pupil) if model.pupil is not None else None,
                  "strokes": asdict(model.strokes) if model.strokes is not None else None})
     if extra_meta:
