@@ -9,16 +9,17 @@ OUT    ?= demo-out
 
 # A virtual environment with the package installed in editable mode. torch 2.14.1 and
 # torchvision 0.29.1 (for the detection models and roi_align) take about 6 GB: say so
-# before pip runs out of disk half-way.
+# before pip runs out of disk half-way. constraints.txt pins the numerical libraries the
+# shipped models and the documented figures were made with.
 NEED_GB ?= 6
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
 	if [ "$$free" -lt $(NEED_GB) ]; then \
 	  echo "make setup: $(VENV) needs about $(NEED_GB) GB of disk (torch + torchvision); only $$free GB free in $$(pwd)" >&2; \
 	  exit 1; fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 setup: $(VENV)/.installed
