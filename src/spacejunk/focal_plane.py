@@ -112,8 +112,13 @@ class FocalPlaneModel:
     meta: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
-        if self.views not in VIEWS:
-            raise ValueError(f"views must be one of {VIEWS}, got {self.views}")
+        check_views(self.views)
+
+
+def check_views(views: int) -> None:
+    """Raise ValueError unless ``views`` is one of :data:`VIEWS`."""
+    if views not in VIEWS:
+        raise ValueError(f"views must be one of {VIEWS}, got {views}")
 
 
 def load_focal_plane_model(path: str | os.PathLike | None = None) -> FocalPlaneModel:
@@ -302,8 +307,7 @@ def network_logits(network: torch.nn.Module, x: torch.Tensor, *, views: int = 1)
     them, and they are what the DECam layout and the radial channel are symmetric under).
     A region the network marks from one side of the picture only fades by the mean.
     """
-    if views not in VIEWS:
-        raise ValueError(f"views must be one of {VIEWS}, got {views}")
+    check_views(views)
     network.eval()
     turns = range(4) if views == 8 else range(1)
     mirrors = (False, True) if views >= 2 else (False,)

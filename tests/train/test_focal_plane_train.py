@@ -55,6 +55,8 @@ def test_config_is_checked():
         FocalPlaneTrainConfig(real_fraction=2)
     with pytest.raises(ValueError, match="min_area"):
         FocalPlaneTrainConfig(min_area=-0.1)
+    with pytest.raises(ValueError, match="views"):
+        FocalPlaneTrainConfig(views=4)
     with pytest.raises(ValueError, match="nothing to train on"):
         train_focal_plane([], config=FocalPlaneTrainConfig(n_sim=0))
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..categories import FOCAL_PLANE_CATEGORIES, FOCAL_PLANE_CODES
-from ..focal_plane import FocalPlaneModel, normalise_grey, radial_channel, resize_grey
+from ..focal_plane import FocalPlaneModel, check_views, normalise_grey, radial_channel, resize_grey
 from ..io.focal_plane import AnnotatedImage, Region
 from ..models.registry import build_model, save_checkpoint
 
@@ -148,6 +148,7 @@ class FocalPlaneTrainConfig:
             raise ValueError(f"real_fraction must be in [0, 1], got {self.real_fraction}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        check_views(self.views)  # at once, not when the model is built after training
         if not 0.0 <= self.min_area < 1.0:
             raise ValueError(f"min_area must be in [0, 1), got {self.min_area}")
 
