@@ -1,7 +1,7 @@
 """The stroke finder with the pupil-ghost finder, no network, on the 20 DeepGhostBusters pictures, fold by fold.
 
-For each picture: the density threshold and the pupil-ghost settings calibrated on the
-*other* folds' pictures (the folds of ``benchmarks/focal_plane_cv.py``), the IoU of the
+For each picture: the stroke finder's density threshold, least mark and stretch and the
+pupil-ghost settings calibrated on the *other* folds' pictures (the folds of ``benchmarks/focal_plane_cv.py``), the IoU of the
 stroke marks alone, of the pupil ghost's disc alone and of the two joined, against the
 consensus. The network is not used: this is the development check of
 ``spacejunk.predict.strokes`` (``docs/focal-plane.md``). ``--simulated N`` also runs the
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     data, region_sets = read_des_ghosts(args.data)
     assign = fold_assignment([d.name for d in data], folds=args.folds, seed=args.seed)
     rows, seconds = [], []
-    print("| image | fold | density threshold (other folds) | IoU strokes | IoU disc | IoU joined |")
+    print("| image | fold | density threshold, least mark, stretch (other folds) | IoU strokes | IoU disc | IoU joined |")
     print("|---|---|---|---|---|---|")
     for fold in range(1, args.folds + 1):
         train = [d for d in data if assign[d.name] != fold]
@@ -52,10 +52,12 @@ def main(argv: list[str] | None = None) -> int:
             seconds.append(time.perf_counter() - t0)
             ghost = find_pupil_ghost(d.image, pupil)
             disc = pupil_disc(ghost, ref.shape) if ghost is not None else np.zeros_like(ref)
-            row = {"image": d.name, "fold": fold, "density": strokes.density, "iou_strokes": _iou(marks, ref),
+            row = {"image": d.name, "fold": fold, "density": strokes.density, "min_area": strokes.min_area,
+                   "extend": strokes.extend, "iou_strokes": _iou(marks, ref),
                    "iou_disc": _iou(disc, ref), "iou": _iou(marks | disc, ref)}
             rows.append(row)
-            print(f"| {d.name} | {fold} | {strokes.density:.2f} | {row['iou_strokes']:.3f} | {row['iou_disc']:.3f} | "
+            print(f"| {d.name} | {fold} | {strokes.density:.2f}, {strokes.min_area:.3f}, {strokes.extend} px | "
+                  f"{row['iou_strokes']:.3f} | {row['iou_disc']:.3f} | "
                   f"{row['iou']:.3f} |")
     ious = np.array([r["iou"] for r in sorted(rows, key=lambda r: r["image"])])
     print(f"\nthe two finders joined, no network: median IoU {np.median(ious):.3f}, mean {ious.mean():.3f}; "

@@ -9,10 +9,11 @@ import pytest
 import torch
 from scipy import ndimage
 
-from spacejunk.predict.strokes import StrokeSettings, calibrate_density, stroke_density, stroke_regions
+from spacejunk.predict.strokes import StrokeSettings, calibrate_stroke_settings, stroke_density, stroke_regions
 from spacejunk.simulate.focal_plane import ccd_index_map, decam_layout
 
 FAN = (250, 120, 330, 170)  # x0, y0, x1, y1 of the fan's box
+UNSTRETCHED = StrokeSettings(density=0.05, min_area=0.002, extend=0)   # steps 1-3 only
 
 
 def _picture(*, fan=False, stars=0, trail=False, seed=0):
@@ -50,15 +51,31 @@ def _iou(a, b):
 
 
 def test_a_fan_of_streaks_is_found_and_stars_and_a_trail_are_not():
-    found = stroke_regions(_picture(fan=True, stars=30, trail=True))
+    found = stroke_regions(_picture(fan=True, stars=30, trail=True), UNSTRETCHED)
     box = _box()
     assert _iou(found, box) > 0.6
     assert not (found & ~ndimage.binary_dilation(box, iterations=10)).any()   # half a window beyond it at most
-    specks = stroke_regions(_picture(fan=True, stars=30, trail=True), StrokeSettings(min_area=0))
+    specks = stroke_regions(_picture(fan=True, stars=30, trail=True), StrokeSettings(min_area=0, extend=0))
     assert (specks & ~found).any() and (specks & ~found).sum() < 0.002 * specks.size * 4   # a few specks
+    assert not stroke_regions(_picture(stars=30, trail=True), UNSTRETCHED).any()
     assert not stroke_regions(_picture(stars=30, trail=True)).any()
     dens = stroke_density(_picture(fan=True))
     assert dens.shape == (400, 400) and dens[box].mean() > 0.2 and np.median(dens[~box]) < 0.01
+
+
+def test_marks_are_stretched_along_their_streaks_within_the_camera():
+    picture = _picture(fan=True)
+    base = stroke_regions(picture, UNSTRETCHED)
+    long = stroke_regions(picture, dataclasses.replace(UNSTRETCHED, extend=16))
+    assert (long & base).sum() == base.sum()
+    (by, bx), (ly, lx) = np.nonzero(base), np.nonzero(long)
+    # the streaks run at 20 degrees: 16 px along them is 15 px in x and 5.5 px in y
+    assert 14 <= lx.max() - bx.max() <= 16 and 14 <= bx.min() - lx.min() <= 16
+    assert 4 <= ly.max() - by.max() <= 6 and 4 <= by.min() - ly.min() <= 6
+    # a fan at the camera's edge is not stretched off it
+    edge = np.roll(picture, 80, axis=2)   # the fan now ends at x = 410, past the picture's right edge
+    from spacejunk.predict.pupil_ghost import camera_outline
+    assert not (stroke_regions(edge, dataclasses.replace(UNSTRETCHED, extend=30)) & ~camera_outline()).any()
 
 
 def test_regions_scale_with_the_picture():
@@ -68,21 +85,30 @@ def test_regions_scale_with_the_picture():
     assert _iou(big, stroke_regions(picture).repeat(2, axis=0).repeat(2, axis=1)) > 0.95
 
 
-def test_calibrate_density_keeps_the_best_threshold():
+def test_calibration_keeps_the_best_threshold_least_mark_and_stretch():
     pictures = [_picture(fan=True, stars=20, seed=s) for s in (1, 2)]
     refs = [_box(), _box()]
     candidates = (0.01, 0.05, 0.3, 0.6)
-    best = calibrate_density(pictures, refs, candidates=candidates)
-    ious = {c: np.mean([_iou(stroke_regions(p, StrokeSettings(density=c)), r) for p, r in zip(pictures, refs)])
-            for c in candidates}
+    best = calibrate_stroke_settings(pictures, refs, densities=candidates, min_areas=(0.002,), extends=(0,))
+    ious = {c: np.mean([_iou(stroke_regions(p, dataclasses.replace(UNSTRETCHED, density=c)), r)
+                        for p, r in zip(pictures, refs)]) for c in candidates}
     assert best.density == max(ious, key=ious.get) and ious[best.density] > 0.6
+    assert (best.min_area, best.extend) == (0.002, 0)
     assert ious[0.6] < 0.1   # too high: nothing or specks
+    # references drawn 10 px on along the streaks: that stretch is taken, and a least mark
+    # larger than the fan would drop it
+    wide = [stroke_regions(p, dataclasses.replace(best, extend=10)) for p in pictures]
+    both = calibrate_stroke_settings(pictures, wide, densities=(best.density,), min_areas=(0.002, 0.05),
+                                     extends=(0, 10, 40))
+    assert (both.min_area, both.extend) == (0.002, 10)
     # what ``also`` holds is joined with the marks: with the whole picture every candidate scores the same
     everything = np.ones((400, 400), dtype=bool)
-    assert calibrate_density(pictures, refs, also=[everything, everything], candidates=(0.6, 0.05)).density == 0.6
-    assert calibrate_density([], [], settings=StrokeSettings(density=0.2)).density == 0.2
+    assert calibrate_stroke_settings(pictures, refs, also=[everything, everything], densities=(0.6, 0.05)).density == 0.6
+    assert calibrate_stroke_settings([], [], settings=StrokeSettings(density=0.2)).density == 0.2
     with pytest.raises(ValueError):
         StrokeSettings(density=2.0)
+    with pytest.raises(ValueError):
+        StrokeSettings(extend=-1)
 
 
 class _Everywhere(torch.nn.Module):
@@ -118,3 +144,12 @@ def test_segment_marks_the_fan_as_rays_or_bright_ghost_and_the_checkpoint_keeps_
     saved = dataclasses.replace(model, network=build_model("unet", **arch), meta={"arch_config": arch})
     loaded = load_focal_plane_model(save_focal_plane_model(tmp_path / "m.pt", saved))
     assert loaded.strokes == settings and loaded.pupil is None
+
+
+def test_settings_from_a_checkpoint_before_the_stretch_keep_marks_unstretched():
+    from spacejunk.predict.strokes import settings_from_meta
+
+    old = settings_from_meta({"strokes": {"density": 0.05, "min_area": 0.002}})
+    assert (old.density, old.min_area, old.extend) == (0.05, 0.002, 0)
+    assert settings_from_meta({"strokes": dataclasses.asdict(StrokeSettings(extend=8))}).extend == 8
+    assert settings_from_meta({}) is None

@@ -47,7 +47,7 @@ from scipy import ndimage
 
 __all__ = ["PupilGhostSettings", "PupilGhost", "contrast_image", "pupil_statistics", "find_pupil_ghost",
            "pupil_disc", "calibrate_threshold", "has_pupil_ghost", "radius_from_regions", "settings_from_meta",
-           "FRAME"]
+           "camera_outline", "FRAME"]
 
 #: Side of the frame the finder works in (the DeepGhostBusters pictures' size); other
 #: pictures are resampled to it and the disc scaled back.
@@ -164,6 +164,13 @@ def _ccd_ids() -> np.ndarray:
     idx = ccd_index_map((FRAME, FRAME), decam_layout((FRAME, FRAME)))
     on = ndimage.binary_erosion(idx >= 0, iterations=1)
     return np.where(on, idx, -1).astype(np.float64)
+
+
+@functools.lru_cache(maxsize=1)
+def camera_outline() -> np.ndarray:
+    """bool ``(FRAME, FRAME)``: the camera's outline, the CCDs and the gaps between them; computed once."""
+    on = np.pad(_ccd_ids() >= 0, 5)  # padded: the closing must not eat the CCDs at the picture's edge
+    return ndimage.binary_fill_holes(ndimage.binary_closing(on, iterations=4))[5:-5, 5:-5]
 
 
 def contrast_image(image: np.ndarray, settings: PupilGhostSettings = PupilGhostSettings()) -> np.ndarray:

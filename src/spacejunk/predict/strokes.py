@@ -17,15 +17,20 @@ So the finder:
 2. counts, in a ``window`` x ``window`` box around every pixel, the share of CCD pixels
    darker than ``-level`` sigma and the share brighter than ``+level`` sigma; the
    *stroke density* is the smaller of the two (both must crowd);
-3. marks where the density is at least ``density`` (:func:`calibrate_density` sets it on
-   annotated pictures), closes the marks by ``closing`` px and fills their holes (people
-   draw outlines around a fan, not its streaks), and drops marks smaller than ``min_area``
-   of the picture (specks where a few noise pixels crowd).
+3. marks where the density is at least ``density``, closes the marks by ``closing`` px and
+   fills their holes (people draw outlines around a fan, not its streaks), and drops marks
+   smaller than ``min_area`` of the picture (specks where a few noise pixels crowd, and the
+   dark moats round bright stars, which are small);
+4. stretches each mark ``extend`` px both ways along its streaks (their direction from the
+   structure tensor of the high-passed picture over the mark), within the camera's outline:
+   people draw a fan as a wedge that runs on along its streaks past where they are strong.
+
+:func:`calibrate_stroke_settings` sets ``density``, ``min_area`` and ``extend`` on annotated pictures.
 
 What it marks is raised to the probability ``probability`` in the focal-plane model's
 map, the category taken from the network (:func:`spacejunk.focal_plane.with_strokes`).
 Bright stars with haloes are marked too (their core is bright, the running median leaves
-a dark moat); the model's least region and the network's categories do not remove them.
+a dark moat) unless the mark is under ``min_area``.
 """
 
 from __future__ import annotations
@@ -36,9 +41,9 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-from .pupil_ghost import contrast_image
+from .pupil_ghost import camera_outline, contrast_image
 
-__all__ = ["StrokeSettings", "stroke_density", "stroke_regions", "calibrate_density", "settings_from_meta"]
+__all__ = ["StrokeSettings", "stroke_density", "stroke_regions", "calibrate_stroke_settings", "settings_from_meta"]
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,17 @@ class StrokeSettings:
         A stroke pixel is at least this many robust sigmas dark or bright (default 2).
     density : float
         Least stroke density (the smaller of the dark and the bright shares of the box)
-        marked (default 0.05, what :func:`calibrate_density` gives on the 20
+        marked (default 0.08, what :func:`calibrate_stroke_settings` gives on the 20
         DeepGhostBusters pictures).
     closing : int
         The marks are closed by this many px, then their holes filled (default 3).
     min_area : float
-        Marks smaller than this share of the picture are dropped (default 0.002, the
+        Marks smaller than this share of the picture are dropped (default 0.004, what
+        :func:`calibrate_stroke_settings` gives on the 20 DeepGhostBusters pictures; 0.002 is the
         focal-plane model's least region).
+    extend : int
+        Each mark is stretched this many px both ways along its streaks (default 24, what
+        :func:`calibrate_stroke_settings` gives on the 20 pictures; 0: not at all).
     min_coverage : float
         Boxes less than this share on CCDs count no strokes (default 0.2: the picture's
         edge and the gaps).
@@ -69,15 +78,16 @@ class StrokeSettings:
 
     window: int = 15
     level: float = 2.0
-    density: float = 0.05
+    density: float = 0.08
     closing: int = 3
-    min_area: float = 0.002
+    min_area: float = 0.004
+    extend: int = 24
     min_coverage: float = 0.2
     probability: float = 0.9
 
     def __post_init__(self):
-        if self.window < 1 or self.closing < 0 or self.level <= 0:
-            raise ValueError("window must be >= 1, closing >= 0 and level > 0")
+        if self.window < 1 or self.closing < 0 or self.extend < 0 or self.level <= 0:
+            raise ValueError("window must be >= 1, closing and extend >= 0 and level > 0")
         if not 0.0 <= self.density <= 1.0 or not 0.0 <= self.probability <= 1.0:
             raise ValueError(f"density and probability must be in [0, 1], got {self.density}, {self.probability}")
 
@@ -100,15 +110,52 @@ def stroke_density(image: np.ndarray, settings: StrokeSettings = StrokeSettings(
     return np.where(cover >= s.min_coverage, density, 0.0)
 
 
-def _marks(density: np.ndarray, level: float, s: StrokeSettings) -> np.ndarray:
+def _components(density: np.ndarray, level: float, s: StrokeSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3 before the size cut: the closed, filled marks labelled, and each one's area."""
     marked = density >= level
     if s.closing:
         marked = ndimage.binary_closing(marked, iterations=s.closing)
     marked = ndimage.binary_fill_holes(marked)
     labels, n = ndimage.label(marked, structure=np.ones((3, 3), dtype=bool))
-    kept = np.bincount(labels.ravel(), minlength=n + 1) >= s.min_area * marked.size
-    kept[0] = False
-    return kept[labels]
+    return labels, np.bincount(labels.ravel(), minlength=n + 1)
+
+
+def _line(theta: float, half: int) -> np.ndarray:
+    """The ``(dy, dx)`` offsets of a 1-px line of ``2 half + 1`` px through 0 at angle ``theta`` (radians from +x)."""
+    t = np.arange(-half, half + 1)
+    return np.unique(np.stack([np.rint(t * np.sin(theta)), np.rint(t * np.cos(theta))], 1).astype(int), axis=0)
+
+
+def _gradients(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    z = np.nan_to_num(contrast)
+    return ndimage.gaussian_filter(z, 1.0, order=(0, 1)), ndimage.gaussian_filter(z, 1.0, order=(1, 0))
+
+
+def _stretched(mark: np.ndarray, gradients: tuple[np.ndarray, np.ndarray], half: int) -> np.ndarray:
+    """Step 4 for one mark (bool, the frame's size): stretched ``half`` px both ways along its streaks."""
+    gx, gy = gradients[0][mark], gradients[1][mark]
+    # the streaks run across the mean gradient direction (structure tensor's main axis + 90 degrees)
+    theta = 0.5 * np.arctan2(2.0 * (gx * gy).sum(), (gx ** 2).sum() - (gy ** 2).sum()) + np.pi / 2
+    # dilation by the line: the mark's pixels shifted by each of its offsets, on a canvas padded by ``half``
+    ys, xs = np.nonzero(mark)
+    ny, nx = mark.shape
+    canvas = np.zeros((ny + 2 * half, nx + 2 * half), dtype=bool)
+    for dy, dx in _line(theta, half):
+        canvas[ys + half + dy, xs + half + dx] = True
+    return canvas[half:half + ny, half:half + nx]
+
+
+def _marks(density: np.ndarray, level: float, s: StrokeSettings, contrast: np.ndarray) -> np.ndarray:
+    labels, areas = _components(density, level, s)
+    kept = np.flatnonzero(areas >= s.min_area * labels.size)
+    kept = kept[kept > 0]
+    if not s.extend:
+        return np.isin(labels, kept)
+    gradients = _gradients(contrast)
+    out = np.zeros(labels.shape, dtype=bool)
+    for k in kept:
+        out |= _stretched(labels == k, gradients, s.extend)
+    return out & camera_outline()
 
 
 def _to_shape(marks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -130,44 +177,63 @@ def stroke_regions(image: np.ndarray, settings: StrokeSettings = StrokeSettings(
     contrast : numpy.ndarray, optional
         The picture's high-passed copy, as :func:`stroke_density` takes it.
     """
-    marks = _marks(stroke_density(image, settings, contrast=contrast), settings.density, settings)
+    z = contrast_image(image) if contrast is None else contrast
+    marks = _marks(stroke_density(image, settings, contrast=z), settings.density, settings, z)
     return _to_shape(marks, np.shape(image)[-2:])
 
 
-def calibrate_density(images: Sequence[np.ndarray], references: Sequence[np.ndarray], *,
+def calibrate_stroke_settings(images: Sequence[np.ndarray], references: Sequence[np.ndarray], *,
                       also: Sequence[np.ndarray | None] | None = None,
                       contrasts: Sequence[np.ndarray | None] | None = None,
                       settings: StrokeSettings = StrokeSettings(),
-                      candidates: Sequence[float] = (0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15)
-                      ) -> StrokeSettings:
-    """``settings`` with the density threshold that fits annotated pictures best.
+                      densities: Sequence[float] = (0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15),
+                      min_areas: Sequence[float] = (0.002, 0.004, 0.006),
+                      extends: Sequence[int] = (0, 8, 16, 24, 32)) -> StrokeSettings:
+    """``settings`` with the density threshold, least mark and stretch that fit annotated pictures best.
 
-    The threshold is the candidate whose marks, joined with ``also`` (e.g. the disc of
-    each picture's pupil ghost, or None), have the highest mean pixel IoU against the
-    ``references`` (bool masks, the pictures' sizes). ``contrasts`` are the pictures'
-    high-passed copies if already made (see :func:`stroke_density`). With no picture,
-    ``settings``.
+    The best of every combination of ``densities``, ``min_areas`` and ``extends`` is the
+    one whose marks, joined with ``also`` (e.g. the disc of each picture's pupil ghost, or
+    None), have the highest mean pixel IoU against the ``references`` (bool masks, the
+    pictures' sizes); the first best in the order given wins a tie. ``contrasts`` are the
+    pictures' high-passed copies if already made (see :func:`stroke_density`). With no
+    picture, ``settings``.
     """
     if not images:
         return settings
     also = list(also) if also is not None else [None] * len(images)
-    contrasts = list(contrasts) if contrasts is not None else [None] * len(images)
-    densities = [stroke_density(im, settings, contrast=z) for im, z in zip(images, contrasts)]
-    means = []
-    for level in candidates:
-        ious = []
-        for dens, ref, extra in zip(densities, references, also):
-            ref = np.asarray(ref, dtype=bool)
-            pred = _to_shape(_marks(dens, level, settings), ref.shape)
-            if extra is not None:
-                pred = pred | extra
-            union = (pred | ref).sum()
-            ious.append((pred & ref).sum() / union if union else 1.0)
-        means.append(float(np.mean(ious)))
-    return replace(settings, density=float(candidates[int(np.argmax(means))]))
+    contrasts = [contrast_image(im) if z is None else z
+                 for im, z in zip(images, contrasts if contrasts is not None else [None] * len(images))]
+    combos = [(d, a, e) for d in densities for a in min_areas for e in extends]
+    ious = np.zeros((len(images), len(combos)))
+    outline = camera_outline()
+    for i, (im, z, ref, extra) in enumerate(zip(images, contrasts, references, also)):
+        ref = np.asarray(ref, dtype=bool)
+        dens, gradients = stroke_density(im, settings, contrast=z), _gradients(z)
+        for d in densities:
+            labels, areas = _components(dens, d, settings)
+            marks = {e: {k: (labels == k) if not e else _stretched(labels == k, gradients, e) & outline
+                         for k in range(1, len(areas)) if areas[k] >= min(min_areas) * labels.size}
+                     for e in extends}
+            for j, (dd, a, e) in enumerate(combos):
+                if dd != d:
+                    continue
+                pred = np.zeros(labels.shape, dtype=bool)
+                for k, m in marks[e].items():
+                    if areas[k] >= a * labels.size:
+                        pred |= m
+                pred = _to_shape(pred, ref.shape)
+                if extra is not None:
+                    pred = pred | extra
+                union = (pred | ref).sum()
+                ious[i, j] = (pred & ref).sum() / union if union else 1.0
+    d, a, e = combos[int(np.argmax(ious.mean(axis=0)))]
+    return replace(settings, density=float(d), min_area=float(a), extend=int(e))
 
 
 def settings_from_meta(meta: dict) -> StrokeSettings | None:
-    """The stroke settings a focal-plane checkpoint records (``meta["strokes"]``), or None."""
+    """The stroke settings a focal-plane checkpoint records (``meta["strokes"]``), or None.
+
+    A checkpoint from before the stretch (no ``extend``) keeps its marks unstretched.
+    """
     cfg = meta.get("strokes")
-    return StrokeSettings(**cfg) if cfg else None
+    return StrokeSettings(**{"extend": 0, **cfg}) if cfg else None

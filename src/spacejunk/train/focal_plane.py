@@ -470,13 +470,13 @@ def calibrate_pupil(real: Sequence[AnnotatedImage] = (), *, region_sets=None, se
 def calibrate_strokes(real: Sequence[AnnotatedImage] = (), *, pupil=None, settings=None):
     """Stroke-finder settings for a model trained on ``real``.
 
-    The density threshold is :func:`~spacejunk.predict.strokes.calibrate_density` over the
-    real pictures' consensus, the marks joined with the disc of each picture's pupil ghost
-    where ``pupil`` (the model's pupil-ghost settings) finds one. Without real pictures
-    the default stays.
+    The density threshold, least mark and stretch are
+    :func:`~spacejunk.predict.strokes.calibrate_stroke_settings` over the real pictures'
+    consensus, the marks joined with the disc of each picture's pupil ghost where ``pupil``
+    (the model's pupil-ghost settings) finds one. Without real pictures the default stays.
     """
     from ..predict.pupil_ghost import contrast_image, find_pupil_ghost, pupil_disc
-    from ..predict.strokes import StrokeSettings, calibrate_density
+    from ..predict.strokes import StrokeSettings, calibrate_stroke_settings
 
     settings = settings or StrokeSettings()
     if not real:
@@ -488,8 +488,10 @@ def calibrate_strokes(real: Sequence[AnnotatedImage] = (), *, pupil=None, settin
         ghost = find_pupil_ghost(a.image, pupil, contrast=z) if pupil is not None else None
         contrasts.append(z)
         discs.append(pupil_disc(ghost, ref.shape) if ghost is not None else None)
-    settings = calibrate_density([a.image for a in real], refs, also=discs, contrasts=contrasts, settings=settings)
-    log.info("strokes: density threshold %.3f on %d real pictures", settings.density, len(real))
+    settings = calibrate_stroke_settings([a.image for a in real], refs, also=discs, contrasts=contrasts,
+                                         settings=settings)
+    log.info("strokes: density threshold %.3f, least mark %.3f, stretch %d px on %d real pictures",
+             settings.density, settings.min_area, settings.extend, len(real))
     return settings
 
 
