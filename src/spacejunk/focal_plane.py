@@ -283,10 +283,10 @@ def segment_focal_plane(image: np.ndarray, *, model: FocalPlaneModel | str | os.
 
     # both finders work on one high-passed copy of the picture (half a second to make)
     contrast = contrast_image(arr, fp.pupil) if fp.pupil is not None else None
-    if fp.strokes is not None:
-        prob_np = with_strokes(prob_np, arr, fp.strokes, categories=fp.categories, contrast=contrast)
     if fp.pupil is not None:
         prob_np, disc = with_pupil_ghost(prob_np, arr, fp.pupil, categories=fp.categories, contrast=contrast)
+    if fp.strokes is not None:  # marks inside the disc are the ghost's own: not stretched
+        prob_np = with_strokes(prob_np, arr, fp.strokes, categories=fp.categories, contrast=contrast, disc=disc)
     if disc is None:
         return prob_np, probabilities_to_mask(prob_np, **options)
     # the disc is a region of its own: what the network marks beside it keeps its own regions and names
@@ -351,18 +351,20 @@ def with_pupil_ghost(prob: np.ndarray, image: np.ndarray, settings, *,
 
 
 def with_strokes(prob: np.ndarray, image: np.ndarray, settings, *,
-                 categories: Sequence[str] = FOCAL_PLANE_CATEGORIES, contrast: np.ndarray | None = None) -> np.ndarray:
+                 categories: Sequence[str] = FOCAL_PLANE_CATEGORIES, contrast: np.ndarray | None = None,
+                 disc: np.ndarray | None = None) -> np.ndarray:
     """``prob`` raised to ``settings.probability`` where dark and bright strokes crowd.
 
     The regions are :func:`spacejunk.predict.strokes.stroke_regions`': ray fans and bright
     ghosts, never a faint ghost (a faint ghost has no strokes). So the increase goes to
     ``ghost-bright`` where the network finds that more likely than ``rays``, else to ``rays``.
     ``contrast``: the picture's high-passed copy if already made
-    (:func:`spacejunk.predict.strokes.stroke_density`).
+    (:func:`spacejunk.predict.strokes.stroke_density`); ``disc``: the pupil ghost's disc, if
+    one was found (marks inside it are not stretched).
     """
     from .predict.strokes import stroke_regions
 
-    regions = stroke_regions(image, settings, contrast=contrast)
+    regions = stroke_regions(image, settings, contrast=contrast, disc=disc)
     if not regions.any():
         return prob
     lift = np.clip(settings.probability - prob.sum(0), 0.0, None) * regions

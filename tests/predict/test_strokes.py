@@ -72,6 +72,12 @@ def test_marks_are_stretched_along_their_streaks_within_the_camera():
     # the streaks run at 20 degrees: 16 px along them is 15 px in x and 5.5 px in y
     assert 14 <= lx.max() - bx.max() <= 16 and 14 <= bx.min() - lx.min() <= 16
     assert 4 <= ly.max() - by.max() <= 6 and 4 <= by.min() - ly.min() <= 6
+    # a mark lying mostly inside a pupil ghost's disc is the ghost's own structure: not stretched
+    disc = ndimage.binary_dilation(base, iterations=2)
+    assert np.array_equal(stroke_regions(picture, dataclasses.replace(UNSTRETCHED, extend=16), disc=disc), base)
+    corner = np.zeros_like(disc)
+    corner[:, :bx.min() + 20] = True   # a quarter of the mark
+    assert np.array_equal(stroke_regions(picture, dataclasses.replace(UNSTRETCHED, extend=16), disc=corner), long)
     # a fan at the camera's edge is not stretched off it
     edge = np.roll(picture, 80, axis=2)   # the fan now ends at x = 410, past the picture's right edge
     from spacejunk.predict.pupil_ghost import camera_outline

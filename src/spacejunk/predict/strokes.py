@@ -24,6 +24,8 @@ So the finder:
 4. stretches each mark ``extend`` px both ways along its streaks (their direction from the
    structure tensor of the high-passed picture over the mark), within the camera's outline:
    people draw a fan as a wedge that runs on along its streaks past where they are strong.
+   A mark lying at least half inside the disc of a pupil ghost (``disc``) is the ghost's own
+   rim or spider shadow, not a fan, and is not stretched.
 
 :func:`calibrate_stroke_settings` sets ``density``, ``min_area`` and ``extend`` on annotated pictures.
 
@@ -145,17 +147,32 @@ def _stretched(mark: np.ndarray, gradients: tuple[np.ndarray, np.ndarray], half:
     return canvas[half:half + ny, half:half + nx]
 
 
-def _marks(density: np.ndarray, level: float, s: StrokeSettings, contrast: np.ndarray) -> np.ndarray:
+def _in_frame(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """A bool mask of the picture's size resampled to the frame's ``shape`` (None stays None)."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool)
+    return mask if mask.shape == shape else _to_shape(mask, shape)
+
+
+def _stretchable(mark: np.ndarray, disc: np.ndarray | None) -> bool:
+    """A mark is stretched unless at least half of it lies inside the pupil ghost's disc."""
+    return disc is None or (mark & disc).sum() < 0.5 * mark.sum()
+
+
+def _marks(density: np.ndarray, level: float, s: StrokeSettings, contrast: np.ndarray,
+           disc: np.ndarray | None = None) -> np.ndarray:
     labels, areas = _components(density, level, s)
     kept = np.flatnonzero(areas >= s.min_area * labels.size)
     kept = kept[kept > 0]
     if not s.extend:
         return np.isin(labels, kept)
-    gradients = _gradients(contrast)
+    gradients, disc = _gradients(contrast), _in_frame(disc, labels.shape)
     out = np.zeros(labels.shape, dtype=bool)
     for k in kept:
-        out |= _stretched(labels == k, gradients, s.extend)
-    return out & camera_outline()
+        mark = labels == k
+        out |= _stretched(mark, gradients, s.extend) & camera_outline() if _stretchable(mark, disc) else mark
+    return out
 
 
 def _to_shape(marks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -166,7 +183,7 @@ def _to_shape(marks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def stroke_regions(image: np.ndarray, settings: StrokeSettings = StrokeSettings(), *,
-                   contrast: np.ndarray | None = None) -> np.ndarray:
+                   contrast: np.ndarray | None = None, disc: np.ndarray | None = None) -> np.ndarray:
     """bool mask, the picture's size, of where strokes crowd (the module's steps 1-3).
 
     Parameters
@@ -176,9 +193,12 @@ def stroke_regions(image: np.ndarray, settings: StrokeSettings = StrokeSettings(
     settings : StrokeSettings, optional
     contrast : numpy.ndarray, optional
         The picture's high-passed copy, as :func:`stroke_density` takes it.
+    disc : numpy.ndarray, optional
+        bool mask, the picture's size, of the pupil ghost's disc: marks at least half
+        inside it are not stretched.
     """
     z = contrast_image(image) if contrast is None else contrast
-    marks = _marks(stroke_density(image, settings, contrast=z), settings.density, settings, z)
+    marks = _marks(stroke_density(image, settings, contrast=z), settings.density, settings, z, disc)
     return _to_shape(marks, np.shape(image)[-2:])
 
 
@@ -192,8 +212,8 @@ def calibrate_stroke_settings(images: Sequence[np.ndarray], references: Sequence
     """``settings`` with the density threshold, least mark and stretch that fit annotated pictures best.
 
     The best of every combination of ``densities``, ``min_areas`` and ``extends`` is the
-    one whose marks, joined with ``also`` (e.g. the disc of each picture's pupil ghost, or
-    None), have the highest mean pixel IoU against the ``references`` (bool masks, the
+    one whose marks, joined with ``also`` (the disc of each picture's pupil ghost, or None;
+    marks at least half inside it are not stretched, as in :func:`stroke_regions`), have the highest mean pixel IoU against the ``references`` (bool masks, the
     pictures' sizes); the first best in the order given wins a tie. ``contrasts`` are the
     pictures' high-passed copies if already made (see :func:`stroke_density`). With no
     picture, ``settings``.
@@ -211,9 +231,11 @@ def calibrate_stroke_settings(images: Sequence[np.ndarray], references: Sequence
         dens, gradients = stroke_density(im, settings, contrast=z), _gradients(z)
         for d in densities:
             labels, areas = _components(dens, d, settings)
-            marks = {e: {k: (labels == k) if not e else _stretched(labels == k, gradients, e) & outline
-                         for k in range(1, len(areas)) if areas[k] >= min(min_areas) * labels.size}
-                     for e in extends}
+            disc = _in_frame(extra, labels.shape)
+            big = [k for k in range(1, len(areas)) if areas[k] >= min(min_areas) * labels.size]
+            stretch = {k: _stretchable(labels == k, disc) for k in big}
+            marks = {e: {k: _stretched(labels == k, gradients, e) & outline if e and stretch[k] else labels == k
+                         for k in big} for e in extends}
             for j, (dd, a, e) in enumerate(combos):
                 if dd != d:
                     continue
