@@ -155,9 +155,13 @@ def _in_frame(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | N
     return mask if mask.shape == shape else _to_shape(mask, shape)
 
 
-def _stretchable(mark: np.ndarray, disc: np.ndarray | None) -> bool:
-    """A mark is stretched unless at least half of it lies inside the pupil ghost's disc."""
-    return disc is None or (mark & disc).sum() < 0.5 * mark.sum()
+def _placed(mark: np.ndarray, gradients: tuple[np.ndarray, np.ndarray], extend: int,
+            disc: np.ndarray | None) -> np.ndarray:
+    """Step 4 for one mark: stretched within the camera's outline, unless at least half of it
+    lies inside the pupil ghost's ``disc`` (the ghost's own strokes) or ``extend`` is 0."""
+    if not extend or (disc is not None and (mark & disc).sum() >= 0.5 * mark.sum()):
+        return mark
+    return _stretched(mark, gradients, extend) & camera_outline()
 
 
 def _marks(density: np.ndarray, level: float, s: StrokeSettings, contrast: np.ndarray,
@@ -170,8 +174,7 @@ def _marks(density: np.ndarray, level: float, s: StrokeSettings, contrast: np.nd
     gradients, disc = _gradients(contrast), _in_frame(disc, labels.shape)
     out = np.zeros(labels.shape, dtype=bool)
     for k in kept:
-        mark = labels == k
-        out |= _stretched(mark, gradients, s.extend) & camera_outline() if _stretchable(mark, disc) else mark
+        out |= _placed(labels == k, gradients, s.extend, disc)
     return out
 
 
@@ -184,7 +187,7 @@ def _to_shape(marks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def stroke_regions(image: np.ndarray, settings: StrokeSettings = StrokeSettings(), *,
                    contrast: np.ndarray | None = None, disc: np.ndarray | None = None) -> np.ndarray:
-    """bool mask, the picture's size, of where strokes crowd (the module's steps 1-3).
+    """bool mask, the picture's size, of where strokes crowd (the module's steps 1-4).
 
     Parameters
     ----------
@@ -203,18 +206,19 @@ def stroke_regions(image: np.ndarray, settings: StrokeSettings = StrokeSettings(
 
 
 def calibrate_stroke_settings(images: Sequence[np.ndarray], references: Sequence[np.ndarray], *,
-                      also: Sequence[np.ndarray | None] | None = None,
-                      contrasts: Sequence[np.ndarray | None] | None = None,
-                      settings: StrokeSettings = StrokeSettings(),
-                      densities: Sequence[float] = (0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15),
-                      min_areas: Sequence[float] = (0.002, 0.004, 0.006),
-                      extends: Sequence[int] = (0, 8, 16, 24, 32)) -> StrokeSettings:
+                              also: Sequence[np.ndarray | None] | None = None,
+                              contrasts: Sequence[np.ndarray | None] | None = None,
+                              settings: StrokeSettings = StrokeSettings(),
+                              densities: Sequence[float] = (0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15),
+                              min_areas: Sequence[float] = (0.002, 0.004, 0.006),
+                              extends: Sequence[int] = (0, 8, 16, 24, 32)) -> StrokeSettings:
     """``settings`` with the density threshold, least mark and stretch that fit annotated pictures best.
 
     The best of every combination of ``densities``, ``min_areas`` and ``extends`` is the
     one whose marks, joined with ``also`` (the disc of each picture's pupil ghost, or None;
-    marks at least half inside it are not stretched, as in :func:`stroke_regions`), have the highest mean pixel IoU against the ``references`` (bool masks, the
-    pictures' sizes); the first best in the order given wins a tie. ``contrasts`` are the
+    marks at least half inside it are not stretched, as in :func:`stroke_regions`), have
+    the highest mean pixel IoU against the ``references`` (bool masks, the pictures'
+    sizes); the first best in the order given wins a tie. ``contrasts`` are the
     pictures' high-passed copies if already made (see :func:`stroke_density`). With no
     picture, ``settings``.
     """
@@ -225,7 +229,6 @@ def calibrate_stroke_settings(images: Sequence[np.ndarray], references: Sequence
                  for im, z in zip(images, contrasts if contrasts is not None else [None] * len(images))]
     combos = [(d, a, e) for d in densities for a in min_areas for e in extends]
     ious = np.zeros((len(images), len(combos)))
-    outline = camera_outline()
     for i, (im, z, ref, extra) in enumerate(zip(images, contrasts, references, also)):
         ref = np.asarray(ref, dtype=bool)
         dens, gradients = stroke_density(im, settings, contrast=z), _gradients(z)
@@ -233,9 +236,7 @@ def calibrate_stroke_settings(images: Sequence[np.ndarray], references: Sequence
             labels, areas = _components(dens, d, settings)
             disc = _in_frame(extra, labels.shape)
             big = [k for k in range(1, len(areas)) if areas[k] >= min(min_areas) * labels.size]
-            stretch = {k: _stretchable(labels == k, disc) for k in big}
-            marks = {e: {k: _stretched(labels == k, gradients, e) & outline if e and stretch[k] else labels == k
-                         for k in big} for e in extends}
+            marks = {e: {k: _placed(labels == k, gradients, e, disc) for k in big} for e in extends}
             for j, (dd, a, e) in enumerate(combos):
                 if dd != d:
                     continue
