@@ -1,9 +1,9 @@
 """The stroke finder with the pupil-ghost finder, no network, on the 20 DeepGhostBusters pictures, fold by fold.
 
 For each picture: the stroke finder's density threshold, least mark and stretch and the
-pupil-ghost settings calibrated on the *other* folds' pictures (the folds of ``benchmarks/focal_plane_cv.py``), the IoU of the
-stroke marks alone, of the pupil ghost's disc alone and of the two joined, against the
-consensus. The network is not used: this is the development check of
+pupil-ghost settings calibrated on the *other* folds' pictures (the folds of
+``benchmarks/focal_plane_cv.py``), the IoU of the stroke marks alone, of the pupil
+ghost's disc alone and of the two joined, against the consensus. The network is not used: this is the development check of
 ``spacejunk.predict.strokes`` (``docs/focal-plane.md``). ``--simulated N`` also runs the
 finder on N simulated pictures (seed 123, the default settings) and reports how much of
 their rays and bright ghosts it marks and how much it marks off them.
@@ -20,17 +20,13 @@ import time
 import numpy as np
 
 from spacejunk.evaluate.focal_plane import fold_assignment
+from spacejunk.evaluate.segmentation import pixel_iou as _iou
 from spacejunk.io.focal_plane import read_des_ghosts
 from spacejunk.predict.pupil_ghost import find_pupil_ghost, pupil_disc
 from spacejunk.predict.strokes import StrokeSettings, stroke_regions
 from spacejunk.train.focal_plane import calibrate_pupil, calibrate_strokes
 
 from pupil_ghost_dev import dev_parser  # noqa: E402  (benchmarks/ is the script's folder)
-
-
-def _iou(pred: np.ndarray, ref: np.ndarray) -> float:
-    union = (pred | ref).sum()
-    return float((pred & ref).sum() / union) if union else 1.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,7 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
+from ..evaluate.segmentation import pixel_iou
 from .pupil_ghost import camera_outline, contrast_image
 
 __all__ = ["StrokeSettings", "stroke_density", "stroke_regions", "calibrate_stroke_settings", "settings_from_meta"]
@@ -149,10 +150,7 @@ def _stretched(mark: np.ndarray, gradients: tuple[np.ndarray, np.ndarray], half:
 
 def _in_frame(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
     """A bool mask of the picture's size resampled to the frame's ``shape`` (None stays None)."""
-    if mask is None:
-        return None
-    mask = np.asarray(mask, dtype=bool)
-    return mask if mask.shape == shape else _to_shape(mask, shape)
+    return None if mask is None else _to_shape(np.asarray(mask, dtype=bool), shape)
 
 
 def _placed(mark: np.ndarray, gradients: tuple[np.ndarray, np.ndarray], extend: int,
@@ -227,30 +225,25 @@ def calibrate_stroke_settings(images: Sequence[np.ndarray], references: Sequence
     also = list(also) if also is not None else [None] * len(images)
     contrasts = [contrast_image(im) if z is None else z
                  for im, z in zip(images, contrasts if contrasts is not None else [None] * len(images))]
-    combos = [(d, a, e) for d in densities for a in min_areas for e in extends]
-    ious = np.zeros((len(images), len(combos)))
+    ious = np.zeros((len(images), len(densities), len(min_areas), len(extends)))
     for i, (im, z, ref, extra) in enumerate(zip(images, contrasts, references, also)):
         ref = np.asarray(ref, dtype=bool)
         dens, gradients = stroke_density(im, settings, contrast=z), _gradients(z)
-        for d in densities:
+        for di, d in enumerate(densities):
             labels, areas = _components(dens, d, settings)
             disc = _in_frame(extra, labels.shape)
             big = [k for k in range(1, len(areas)) if areas[k] >= min(min_areas) * labels.size]
-            marks = {e: {k: _placed(labels == k, gradients, e, disc) for k in big} for e in extends}
-            for j, (dd, a, e) in enumerate(combos):
-                if dd != d:
-                    continue
-                pred = np.zeros(labels.shape, dtype=bool)
-                for k, m in marks[e].items():
-                    if areas[k] >= a * labels.size:
-                        pred |= m
-                pred = _to_shape(pred, ref.shape)
-                if extra is not None:
-                    pred = pred | extra
-                union = (pred | ref).sum()
-                ious[i, j] = (pred & ref).sum() / union if union else 1.0
-    d, a, e = combos[int(np.argmax(ious.mean(axis=0)))]
-    return replace(settings, density=float(d), min_area=float(a), extend=int(e))
+            for ei, e in enumerate(extends):
+                placed = {k: _placed(labels == k, gradients, e, disc) for k in big}
+                for ai, a in enumerate(min_areas):
+                    pred = np.zeros(labels.shape, dtype=bool)
+                    for k in big:
+                        if areas[k] >= a * labels.size:
+                            pred |= placed[k]
+                    pred = _to_shape(pred, ref.shape)
+                    ious[i, di, ai, ei] = pixel_iou(pred if extra is None else pred | extra, ref)
+    di, ai, ei = np.unravel_index(int(np.argmax(ious.mean(axis=0))), ious.shape[1:])
+    return replace(settings, density=float(densities[di]), min_area=float(min_areas[ai]), extend=int(extends[ei]))
 
 
 def settings_from_meta(meta: dict) -> StrokeSettings | None:
