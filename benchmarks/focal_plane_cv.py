@@ -14,7 +14,9 @@ files into the tables and adds the figures to the ``--final`` model (which takes
 least region size, ``--min-area``, with them, and their pupil-ghost finder calibrated on all the
 pictures). ``--fold-models DIR`` scores the fold
 models an earlier run saved (``--save-models DIR``) instead of training them, e.g. at
-another ``--min-area``.
+another ``--min-area``; with several folders each fold's networks are averaged, as a
+model of that many ``--members`` would (runs of ``--train-seed`` 0, 1, ... on one split
+are its members).
 
 Data: Tanoglidis et al. 2021, "DeepGhostBusters", Astronomy & Computing 39, 100580 (MIT).
 
@@ -41,7 +43,7 @@ from spacejunk.evaluate.focal_plane import annotator_scores, cross_validate_foca
 from spacejunk.focal_plane import VIEWS, load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
 from spacejunk.train.focal_plane import (PRETRAIN_STEPS, FocalPlaneTrainConfig, calibrate_pupil, calibrate_strokes,
-                                         default_data_dir, save_focal_plane_model, train_focal_plane)
+                                         default_data_dir, ensemble_of, save_focal_plane_model, train_focal_plane)
 
 START, END = "<!-- cv-table:start -->", "<!-- cv-table:end -->"
 log = logging.getLogger("spacejunk")
@@ -72,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="without the stroke finder (ray fans and bright ghosts at full resolution; on by default)")
     p.add_argument("--views", type=int, choices=VIEWS, default=d.views,
                    help=f"the models average the network over this many flips and quarter-turns (default {d.views})")
+    p.add_argument("--members", type=int, default=d.members,
+                   help=f"networks per model, their logits averaged (default {d.members})")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the training (default 0)")
+    p.add_argument("--train-seed", type=int,
+                   help="seed of the training alone (default: --seed): other fold models on the same split")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
     p.add_argument("--doc", default="docs/focal-plane.md", help="markdown file to put the tables in")
@@ -82,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "cross-validation figures to the model already there)")
     p.add_argument("--save-probs", help="save each picture's out-of-fold probability map here (.npz)")
     p.add_argument("--save-models", help="save each fold's model in this folder (fold<N>.pt)")
-    p.add_argument("--fold-models", help="no training: score the fold<N>.pt models of this folder (from "
-                                          "--save-models, same --folds and --seed) at this run's --min-area")
+    p.add_argument("--fold-models", nargs="+", help="no training: score the fold<N>.pt models of this folder (from "
+                                          "--save-models, same --folds and --seed) at this run's --min-area; several folders: "
+                                          "each fold's networks averaged")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -156,15 +163,17 @@ def main(argv: list[str] | None = None) -> int:
 
     config = FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                    base_channels=args.base_channels, real_fraction=args.real_fraction,
-                                   augment=args.augment, min_area=args.min_area, seed=args.seed,
-                                   pupil_ghosts=args.pupil_ghosts, strokes=args.strokes, views=args.views)
+                                   augment=args.augment, min_area=args.min_area,
+                                   seed=args.seed if args.train_seed is None else args.train_seed,
+                                   pupil_ghosts=args.pupil_ghosts, strokes=args.strokes, views=args.views,
+                                   members=args.members)
     data, region_sets = read_des_ghosts(args.data)
     only = [int(v) for v in args.only_folds.split(",")] if args.only_folds else None
     init, pre_seconds, fold_models = None, 0.0, None
     if args.fold_models:
         if args.final:
             raise SystemExit("--fold-models scores saved models: use --merge with --final to update a model")
-        fold_models = {f: load_focal_plane_model(Path(args.fold_models) / f"fold{f}.pt")
+        fold_models = {f: ensemble_of([load_focal_plane_model(Path(d) / f"fold{f}.pt") for d in args.fold_models])
                        for f in (only or range(1, args.folds + 1))}
         pre = fold_models[min(fold_models)].meta.get("init") or {}
         if args.pretrained and Path(args.pretrained).exists():  # the model the folds started from

@@ -198,6 +198,8 @@ def _add_focal_plane_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--views", type=int, choices=VIEWS, default=d.views,
                    help="the model averages the network over this many flips and quarter-turns of a picture "
                         f"(default {d.views})")
+    p.add_argument("--members", type=int, default=d.members,
+                   help=f"networks trained, each from its own seed; the model averages them (default {d.members})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on a shared, busy machine more threads spin-wait)")
@@ -210,7 +212,8 @@ def _focal_plane_config(args: argparse.Namespace):
         return FocalPlaneTrainConfig(steps=args.steps, n_sim=args.n_sim, input_size=args.input_size,
                                      base_channels=args.base_channels, real_fraction=args.real_fraction,
                                      augment=args.augment, min_area=args.min_area, seed=args.seed,
-                                     pupil_ghosts=args.pupil_ghosts, strokes=args.strokes, views=args.views)
+                                     pupil_ghosts=args.pupil_ghosts, strokes=args.strokes, views=args.views,
+                                     members=args.members)
     except ValueError as err:
         raise InputError(None, str(err)) from None
 

@@ -11,8 +11,8 @@ import torch
 from spacejunk.focal_plane import load_focal_plane_model, segment_focal_plane
 from spacejunk.io.focal_plane import AnnotatedImage, Region, regions_to_mask
 from spacejunk.simulate.focal_plane import simulate_focal_plane
-from spacejunk.train.focal_plane import (FocalPlaneTrainConfig, save_focal_plane_model, targets_from_annotators,
-                                         targets_from_truth, train_focal_plane)
+from spacejunk.train.focal_plane import (FocalPlaneTrainConfig, ensemble_of, member_configs, save_focal_plane_model,
+                                         targets_from_annotators, targets_from_truth, train_focal_plane)
 
 TINY = dict(input_size=32, base_channels=4, depth=2, batch_size=4, n_sim=4, lr=1e-2)
 
@@ -102,3 +102,26 @@ def test_same_seed_same_model(real_set):
     a = train_focal_plane(real_set, config=config, quiet=True)
     b = train_focal_plane(real_set, config=config, quiet=True)
     assert a.losses == b.losses
+
+
+def test_members_are_the_runs_of_their_seeds(real_set, tmp_path):
+    """An ensemble of 2 averages the networks that runs of seed and seed + 1000 (simulated pictures of
+    seed and seed + 1) train, and its checkpoint reloads to the same predictions."""
+    torch.set_num_threads(2)
+    config = FocalPlaneTrainConfig(steps=4, augment="strong", seed=3, members=2, **TINY)
+    assert [(m.seed, m.sim_seed, m.members) for m in member_configs(config)] == [(3, 3, 1), (1003, 4, 1)]
+    both = train_focal_plane(real_set, config=config, quiet=True)
+    runs = [train_focal_plane(real_set, config=m, quiet=True) for m in member_configs(config)]
+    assert len(both.losses) == 4
+    assert np.allclose(both.losses, np.mean([r.losses for r in runs], axis=0))
+    x = torch.randn(1, 2, 32, 32)
+    joined = ensemble_of([r.model for r in runs])
+    assert torch.allclose(both.model.network(x), joined.network(x), atol=1e-6)
+    assert torch.allclose(joined.network(x), (runs[0].model.network(x) + runs[1].model.network(x)) / 2, atol=1e-6)
+    image = real_set[1].image
+    loaded = load_focal_plane_model(save_focal_plane_model(tmp_path / "two.pt", both.model, half=False))
+    assert len(loaded.network.members) == 2
+    assert np.allclose(segment_focal_plane(image, model=loaded)[0], segment_focal_plane(image, model=both.model)[0],
+                       atol=1e-6)
+    with pytest.raises(ValueError, match="members must be >= 1"):
+        FocalPlaneTrainConfig(members=0)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from ..categories import FOCAL_PLANE_CATEGORIES, FOCAL_PLANE_CODES
 from ..focal_plane import FocalPlaneModel, check_views, normalise_grey, radial_channel, resize_grey
 from ..io.focal_plane import AnnotatedImage, Region
+from ..models.ensemble import Ensemble, members_of
 from ..models.registry import build_model, save_checkpoint
 
 __all__ = [
@@ -108,6 +109,10 @@ class FocalPlaneTrainConfig:
         or 8 (default 8: every flip and quarter-turn, which the training augments with;
         :func:`spacejunk.focal_plane.network_logits`). Training is the same; the model
         and its checkpoint record it.
+    members : int
+        Networks trained, each from its own seed and simulated pictures
+        (:func:`member_configs`); the model averages their logits
+        (:class:`~spacejunk.models.ensemble.Ensemble`; default 1: one network).
     seed : int
         Seed of the batches, the augmentation and the weights.
     sim_seed : int or None
@@ -133,13 +138,14 @@ class FocalPlaneTrainConfig:
     pupil_ghosts: bool = True
     strokes: bool = True
     views: int = 8
+    members: int = 1
     seed: int = 0
     sim_seed: int | None = None
 
     def __post_init__(self):
         if self.augment not in AUGMENT_PRESETS:
             raise ValueError(f"unknown augment preset {self.augment!r}; known: {', '.join(AUGMENT_PRESETS)}")
-        for name in ("input_size", "base_channels", "depth", "steps", "batch_size"):
+        for name in ("input_size", "base_channels", "depth", "steps", "batch_size", "members"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.n_sim < 0:
@@ -342,6 +348,74 @@ def _make_simulated_set(config: FocalPlaneTrainConfig, sim_seed: int, region_set
     return torch.stack(xs), torch.stack(ys)
 
 
+def member_configs(config: FocalPlaneTrainConfig) -> list[FocalPlaneTrainConfig]:
+    """The training settings of each network of an ensemble of ``config.members``.
+
+    Member ``i`` has the seed ``seed + 1000 i`` and simulated pictures of seed
+    ``sim_seed + i`` (``sim_seed`` defaulting to ``seed``), one network each, so that
+    member ``i`` of a cross-validation fold is the network a run of ``seed + i`` trains
+    for that fold.
+    """
+    sim_seed = config.seed if config.sim_seed is None else config.sim_seed
+    return [replace(config, members=1, seed=config.seed + 1000 * i, sim_seed=sim_seed + i)
+            for i in range(config.members)]
+
+
+def ensemble_of(models: Sequence[FocalPlaneModel]) -> FocalPlaneModel:
+    """One model averaging the networks of ``models`` (an ensemble's own members counted one by one),
+    with the first model's settings."""
+    if not models:
+        raise ValueError("no model to join")
+    nets = [net for m in models for net in members_of(m.network)]
+    seconds = sum(float(m.meta.get("train_seconds") or 0.0) for m in models)
+    return replace(models[0], network=nets[0] if len(nets) == 1 else Ensemble(nets),
+                   meta={**models[0].meta, "train_seconds": round(seconds, 1)})
+
+
+def _train_network(config: FocalPlaneTrainConfig, xr: torch.Tensor, yr: torch.Tensor, arch_config: dict, *,
+                   region_sets, init: FocalPlaneModel | None, quiet: bool) -> tuple[torch.nn.Module, list[float]]:
+    """One U-Net trained on the real pictures ``(xr, yr)`` and ``config``'s simulated ones; its losses."""
+    from tqdm import tqdm
+
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    xs, ys = _simulated_set(config, region_sets, quiet)
+    preset = AUGMENT_PRESETS[config.augment]
+    net = build_model("unet", **arch_config)
+    if init is not None:
+        try:
+            net.load_state_dict(init.network.state_dict())
+        except RuntimeError as err:
+            raise ValueError(f"init model does not match the configured U-Net: {err}") from None
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.steps, pct_start=0.15)
+    n_real = len(xr)
+    k_real = 0 if n_real == 0 else (config.batch_size if len(xs) == 0 else
+                                    int(round(config.batch_size * config.real_fraction)))
+    k_sim = config.batch_size - k_real
+    losses: list[float] = []
+    net.train()
+    bar = tqdm(range(config.steps), desc="train", unit="step", disable=quiet)
+    for _ in bar:
+        idx_r = torch.randint(0, max(n_real, 1), (k_real,), generator=gen)
+        idx_s = torch.randint(0, max(len(xs), 1), (k_sim,), generator=gen)
+        xb = torch.cat([xr[idx_r], xs[idx_s]]) if k_sim else xr[idx_r]
+        yb = torch.cat([yr[idx_r], ys[idx_s]]) if k_sim else yr[idx_r]
+        xb, yb, radius = _augment(xb, yb, preset, gen)
+        xb = normalise_grey(xb)
+        logits = net(torch.cat([xb, radius], dim=1) if config.radial_channel else xb)
+        loss = _loss(logits, yb, dice_weight=config.dice_weight, category_weight=config.category_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+        if len(losses) % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    net.eval()
+    return net, losses
+
+
 def train_focal_plane(real: Sequence[AnnotatedImage] = (), *, config: FocalPlaneTrainConfig | None = None,
                       region_sets: Sequence[Sequence[Region]] | None = None, init: FocalPlaneModel | None = None,
                       quiet: bool = False) -> TrainResult:
@@ -375,54 +449,23 @@ def train_focal_plane(real: Sequence[AnnotatedImage] = (), *, config: FocalPlane
     config = config or FocalPlaneTrainConfig()
     if not real and config.n_sim == 0:
         raise ValueError("nothing to train on: no real pictures and n_sim = 0")
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
     s = config.input_size
     xr = torch.stack([resize_grey(a.image, size=s) for a in real]) if real else torch.zeros(0, 1, s, s)
     yr = torch.stack([targets_from_annotators(a.masks, size=s) for a in real]) if real else \
         torch.zeros(0, 2 + _N_CAT, s, s)
-    xs, ys = _simulated_set(config, region_sets, quiet)
-    preset = AUGMENT_PRESETS[config.augment]
     arch_config = dict(in_channels=2 if config.radial_channel else 1, out_channels=1 + _N_CAT,
                        base_channels=config.base_channels,
                        depth=config.depth)
-    net = build_model("unet", **arch_config)
-    if init is not None:
-        if init.input_size != s:
-            raise ValueError(f"init model works at input_size {init.input_size}, config asks for {s}")
-        try:
-            net.load_state_dict(init.network.state_dict())
-        except RuntimeError as err:
-            raise ValueError(f"init model does not match the configured U-Net: {err}") from None
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.steps, pct_start=0.15)
-    n_real = len(xr)
-    k_real = 0 if n_real == 0 else (config.batch_size if len(xs) == 0 else
-                                    int(round(config.batch_size * config.real_fraction)))
-    k_sim = config.batch_size - k_real
-    losses: list[float] = []
-    net.train()
-    bar = tqdm(range(config.steps), desc="train", unit="step", disable=quiet)
-    for _ in bar:
-        idx_r = torch.randint(0, max(n_real, 1), (k_real,), generator=gen)
-        idx_s = torch.randint(0, max(len(xs), 1), (k_sim,), generator=gen)
-        xb = torch.cat([xr[idx_r], xs[idx_s]]) if k_sim else xr[idx_r]
-        yb = torch.cat([yr[idx_r], ys[idx_s]]) if k_sim else yr[idx_r]
-        xb, yb, radius = _augment(xb, yb, preset, gen)
-        xb = normalise_grey(xb)
-        logits = net(torch.cat([xb, radius], dim=1) if config.radial_channel else xb)
-        loss = _loss(logits, yb, dice_weight=config.dice_weight, category_weight=config.category_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-        if len(losses) % 20 == 0:
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-    net.eval()
+    if init is not None and init.input_size != s:
+        raise ValueError(f"init model works at input_size {init.input_size}, config asks for {s}")
+    nets, member_losses = [], []
+    for member in member_configs(config):
+        net, losses = _train_network(member, xr, yr, arch_config, region_sets=region_sets, init=init, quiet=quiet)
+        nets.append(net)
+        member_losses.append(losses)
+    losses = [float(v) for v in np.mean(member_losses, axis=0)] if member_losses[0] else []
+    net = nets[0] if len(nets) == 1 else Ensemble(nets)
     meta = _meta(config, arch_config, [a.name for a in real])
     if init is not None:
         meta["init"] = {"recipe": init.meta.get("recipe"), "real_images": init.meta.get("real_images", []),
@@ -529,6 +572,10 @@ def save_focal_plane_model(path: str | os.PathLike, model: FocalPlaneModel, *, h
     if extra_meta:
         meta.update(extra_meta)
     arch_config = meta.get("arch_config") or _arch_config_of(model.network)
+    if isinstance(model.network, Ensemble):
+        return save_checkpoint(path, model.network, arch="ensemble", half=half, meta=meta,
+                               config={"member_arch": "unet", "member_config": arch_config,
+                                       "members": len(model.network.members)})
     return save_checkpoint(path, model.network, arch="unet", config=arch_config, meta=meta, half=half)
 
 
