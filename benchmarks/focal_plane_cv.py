@@ -88,9 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "cross-validation figures to the model already there)")
     p.add_argument("--save-probs", help="save each picture's out-of-fold probability map here (.npz)")
     p.add_argument("--save-models", help="save each fold's model in this folder (fold<N>.pt)")
-    p.add_argument("--fold-models", nargs="+", help="no training: score the fold<N>.pt models of this folder (from "
-                                          "--save-models, same --folds and --seed) at this run's --min-area; several folders: "
-                                          "each fold's networks averaged")
+    p.add_argument("--fold-models", nargs="+",
+                   help="no training: score the fold<N>.pt models of this folder (from --save-models, same --folds "
+                        "and --seed) at this run's --min-area; several folders: each fold's networks averaged")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from spacejunk.models.ensemble import Ensemble, members_of
+from spacejunk.models.ensemble import Ensemble, as_one, members_of
 from spacejunk.models.registry import build_model, load_checkpoint, register_model, save_checkpoint
 
 
@@ -21,6 +21,7 @@ def test_output_is_the_members_mean():
     x = torch.tensor([[1.0, 2.0]])
     assert torch.equal(Ensemble([a, b])(x), torch.tensor([[6.0, 6.0]]))  # (3 + 9) / 2
     assert members_of(Ensemble([a, b])) == [a, b] and members_of(a) == [a]
+    assert as_one([a]) is a and torch.equal(as_one([a, b])(x), Ensemble([a, b])(x))
     with pytest.raises(ValueError, match="at least one member"):
         Ensemble([])
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from .registry import build_model, register_model
 
-__all__ = ["Ensemble", "ensemble", "members_of"]
+__all__ = ["Ensemble", "ensemble", "members_of", "as_one"]
 
 
 class Ensemble(nn.Module):
@@ -48,3 +48,8 @@ def ensemble(*, member_arch: str, member_config: dict, members: int) -> Ensemble
 def members_of(network: nn.Module) -> list[nn.Module]:
     """The networks an ensemble averages, or ``[network]`` for a single one."""
     return list(network.members) if isinstance(network, Ensemble) else [network]
+
+
+def as_one(networks: Sequence[nn.Module]) -> nn.Module:
+    """The one network of ``networks``, or their :class:`Ensemble` when there are several."""
+    return networks[0] if len(networks) == 1 else Ensemble(networks)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..categories import FOCAL_PLANE_CATEGORIES, FOCAL_PLANE_CODES
 from ..focal_plane import FocalPlaneModel, check_views, normalise_grey, radial_channel, resize_grey
 from ..io.focal_plane import AnnotatedImage, Region
-from ..models.ensemble import Ensemble, members_of
+from ..models.ensemble import Ensemble, as_one, members_of
 from ..models.registry import build_model, save_checkpoint
 
 __all__ = [
@@ -362,13 +362,15 @@ def member_configs(config: FocalPlaneTrainConfig) -> list[FocalPlaneTrainConfig]
 
 
 def ensemble_of(models: Sequence[FocalPlaneModel]) -> FocalPlaneModel:
-    """One model averaging the networks of ``models`` (an ensemble's own members counted one by one),
-    with the first model's settings."""
+    """One model averaging the networks of ``models``, with the first model's settings.
+
+    An ensemble among ``models`` gives its members one by one; the training seconds add up.
+    """
     if not models:
         raise ValueError("no model to join")
     nets = [net for m in models for net in members_of(m.network)]
     seconds = sum(float(m.meta.get("train_seconds") or 0.0) for m in models)
-    return replace(models[0], network=nets[0] if len(nets) == 1 else Ensemble(nets),
+    return replace(models[0], network=as_one(nets),
                    meta={**models[0].meta, "train_seconds": round(seconds, 1)})
 
 
@@ -465,7 +467,7 @@ def train_focal_plane(real: Sequence[AnnotatedImage] = (), *, config: FocalPlane
         nets.append(net)
         member_losses.append(losses)
     losses = [float(v) for v in np.mean(member_losses, axis=0)] if member_losses[0] else []
-    net = nets[0] if len(nets) == 1 else Ensemble(nets)
+    net = as_one(nets)
     meta = _meta(config, arch_config, [a.name for a in real])
     if init is not None:
         meta["init"] = {"recipe": init.meta.get("recipe"), "real_images": init.meta.get("real_images", []),
