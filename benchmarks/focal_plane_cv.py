@@ -15,8 +15,8 @@ least region size, ``--min-area``, with them, and their pupil-ghost finder calib
 pictures). ``--fold-models DIR`` scores the fold
 models an earlier run saved (``--save-models DIR``) instead of training them, e.g. at
 another ``--min-area``; with several folders each fold's networks are averaged, as a
-model of that many ``--members`` would (runs of ``--train-seed`` 0, 1, ... on one split
-are its members).
+model of that many ``--members`` would (on the split of ``--seed S``, runs of
+``--train-seed`` S, S + 1, ... are its members).
 
 Data: Tanoglidis et al. 2021, "DeepGhostBusters", Astronomy & Computing 39, 100580 (MIT).
 
@@ -43,7 +43,8 @@ from spacejunk.evaluate.focal_plane import annotator_scores, cross_validate_foca
 from spacejunk.focal_plane import VIEWS, load_focal_plane_model
 from spacejunk.io.focal_plane import read_des_ghosts
 from spacejunk.train.focal_plane import (PRETRAIN_STEPS, FocalPlaneTrainConfig, calibrate_pupil, calibrate_strokes,
-                                         default_data_dir, ensemble_of, save_focal_plane_model, train_focal_plane)
+                                         default_data_dir, ensemble_of, pretrain_focal_plane, save_focal_plane_model,
+                                         train_focal_plane)
 
 START, END = "<!-- cv-table:start -->", "<!-- cv-table:end -->"
 log = logging.getLogger("spacejunk")
@@ -186,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("pre-trained model from %s", args.pretrained)
         else:
             log.info("pre-training on simulated pictures only: %d steps", args.pretrain_steps)
-            pre = train_focal_plane([], config=dataclasses.replace(config, steps=args.pretrain_steps),
-                                    region_sets=region_sets, quiet=args.quiet)
+            pre = pretrain_focal_plane(config, args.pretrain_steps, region_sets=region_sets, quiet=args.quiet)
             init, pre_seconds = pre.model, pre.seconds
             if args.pretrained:
                 save_focal_plane_model(args.pretrained, init, half=False)

@@ -19,6 +19,7 @@ from spacejunk.focal_plane import (FocalPlaneModel, detect_focal_plane, load_foc
                                    network_logits, probabilities_to_mask, segment_focal_plane)
 from spacejunk.io.outputs import read_artifacts
 from spacejunk.predict.pupil_ghost import PupilGhostSettings
+from spacejunk.models.ensemble import members_of
 from spacejunk.models.registry import build_model
 from spacejunk.train.focal_plane import FocalPlaneTrainConfig
 
@@ -268,6 +269,7 @@ def test_shipped_model_loads():
     model = load_focal_plane_model()
     assert model.meta["task"] == "focal-plane" and model.input_size >= 64
     assert model.meta["codes"] == {"ghost-bright": 1, "ghost-faint": 2, "rays": 3}
+    assert len(members_of(model.network)) == FocalPlaneTrainConfig().members  # trained with today's default
     # The shipped model carries the cross-validation figures that docs/focal-plane.md shows.
     docs = json.loads((Path(__file__).parents[1] / "docs" / "focal-plane-cv.json").read_text())
     assert model.meta["cv"]["median_iou"] == pytest.approx(docs["summary"]["iou"])
@@ -284,7 +286,7 @@ def test_cross_validation_and_scoring_saved_fold_models(tiny_des_ghosts, model):
 
     torch.set_num_threads(2)
     data, region_sets = read_des_ghosts(tiny_des_ghosts)
-    config = FocalPlaneTrainConfig(steps=3, n_sim=2, input_size=32, base_channels=4, depth=2, batch_size=2)
+    config = FocalPlaneTrainConfig(steps=3, n_sim=2, input_size=32, base_channels=4, depth=2, batch_size=2, members=1)
     cv = cross_validate_focal_plane(data, folds=3, config=config, region_sets=region_sets, quiet=True)
     assign = fold_assignment([d.name for d in data], folds=3, seed=0)
     assert sorted(r["image"] for r in cv.rows) == ["G0.jpg", "G1.jpg", "G2.jpg"]

@@ -242,7 +242,7 @@ def _run_train_focal_plane(args: argparse.Namespace) -> int:
     import torch
 
     from .evaluate.focal_plane import fold_assignment
-    from .train.focal_plane import save_focal_plane_model, train_focal_plane
+    from .train.focal_plane import pretrain_focal_plane, save_focal_plane_model, train_focal_plane
 
     torch.set_num_threads(max(1, args.threads))
     config = _focal_plane_config(args)
@@ -259,10 +259,7 @@ def _run_train_focal_plane(args: argparse.Namespace) -> int:
         data = [d for d in data if assign[d.name] != fold]
     init = None
     if args.pretrain_steps > 0:
-        import dataclasses
-
-        init = train_focal_plane([], config=dataclasses.replace(config, steps=args.pretrain_steps),
-                                 region_sets=region_sets, quiet=args.quiet).model
+        init = pretrain_focal_plane(config, args.pretrain_steps, region_sets=region_sets, quiet=args.quiet).model
     trained = train_focal_plane(data, config=config, region_sets=region_sets, init=init, quiet=args.quiet)
     path = save_focal_plane_model(args.out, trained.model)
     log.info("saved %s (%.2f MB), %d real pictures, %.0f s", path, path.stat().st_size / 1e6, len(data),

@@ -14,7 +14,7 @@ from spacejunk.simulate.focal_plane import simulate_focal_plane
 from spacejunk.train.focal_plane import (FocalPlaneTrainConfig, ensemble_of, member_configs, save_focal_plane_model,
                                          targets_from_annotators, targets_from_truth, train_focal_plane)
 
-TINY = dict(input_size=32, base_channels=4, depth=2, batch_size=4, n_sim=4, lr=1e-2)
+TINY = dict(input_size=32, base_channels=4, depth=2, batch_size=4, n_sim=4, lr=1e-2, members=1)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_members_are_the_runs_of_their_seeds(real_set, tmp_path):
     """An ensemble of 2 averages the networks that runs of seed and seed + 1000 (simulated pictures of
     seed and seed + 1) train, and its checkpoint reloads to the same predictions."""
     torch.set_num_threads(2)
-    config = FocalPlaneTrainConfig(steps=4, augment="strong", seed=3, members=2, **TINY)
+    config = FocalPlaneTrainConfig(steps=4, augment="strong", seed=3, **{**TINY, "members": 2})
     assert [(m.seed, m.sim_seed, m.members) for m in member_configs(config)] == [(3, 3, 1), (1003, 4, 1)]
     both = train_focal_plane(real_set, config=config, quiet=True)
     runs = [train_focal_plane(real_set, config=m, quiet=True) for m in member_configs(config)]

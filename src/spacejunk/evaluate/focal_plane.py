@@ -197,7 +197,8 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
     import dataclasses
 
     from ..focal_plane import segment_focal_plane
-    from ..train.focal_plane import FocalPlaneTrainConfig, calibrate_pupil, calibrate_strokes, train_focal_plane
+    from ..train.focal_plane import (FocalPlaneTrainConfig, calibrate_pupil, calibrate_strokes, pretrain_focal_plane,
+                                     train_focal_plane)
 
     config = config or FocalPlaneTrainConfig()
     assign = fold_assignment([d.name for d in data], folds=folds, seed=seed)
@@ -208,8 +209,7 @@ def cross_validate_focal_plane(data: Sequence[AnnotatedImage], *, folds: int = 5
     result.pretrained = init
     if init is None and pretrain_steps > 0:
         log.info("pre-training on simulated pictures only: %d steps", pretrain_steps)
-        pre = train_focal_plane([], config=dataclasses.replace(config, steps=pretrain_steps),
-                                region_sets=region_sets, quiet=quiet)
+        pre = pretrain_focal_plane(config, pretrain_steps, region_sets=region_sets, quiet=quiet)
         init = pre.model
         result.folds[0] = {"images": [], "train_seconds": round(pre.seconds, 1), "median_iou": float("nan"),
                            "final_loss": float(np.mean(pre.losses[-50:]))}
