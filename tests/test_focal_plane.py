@@ -205,6 +205,7 @@ def test_cli_train_evaluate_detect(tmp_path, tiny_des_ghosts):
     assert model.min_area == FocalPlaneTrainConfig().min_area
     assert len(model.meta["real_images"]) == 2 and model.meta["recipe"]["steps"] == 2
     assert model.meta["init"]["real_images"] == [] and model.meta["init"]["recipe"]["steps"] == 1  # pre-trained
+    assert len(members_of(model.network)) == FocalPlaneTrainConfig().members  # each from the one pre-trained network
     # no picture holds a pupil ghost, no large circle in the label sets: the finder's defaults
     assert model.pupil == PupilGhostSettings()
     plain = tmp_path / "plain.pt"

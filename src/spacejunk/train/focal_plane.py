@@ -425,8 +425,8 @@ def pretrain_focal_plane(config: FocalPlaneTrainConfig, steps: int = PRETRAIN_ST
                          region_sets: Sequence[Sequence[Region]] | None = None, quiet: bool = False) -> TrainResult:
     """One network pre-trained for ``steps`` on ``config``'s simulated pictures only.
 
-    Every member of an ensemble starts from it, so it is one network whatever
-    ``config.members`` says (that of member 0's seed).
+    Every member of an ensemble starts from it, so it is one network, trained with member
+    0's seed, whatever ``config.members`` says.
     """
     return train_focal_plane([], config=replace(config, steps=steps, members=1), region_sets=region_sets,
                              quiet=quiet)
