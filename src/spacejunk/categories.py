@@ -7,6 +7,7 @@ __all__ = [
     "FOCAL_PLANE_CATEGORIES",
     "FOCAL_PLANE_CODES",
     "DESDM_BITS",
+    "FLAGGED_BITS",
     "CATEGORY_BITS",
     "LABEL_RADIUS_PX",
     "CATEGORY_COLORS",
@@ -55,6 +56,10 @@ DESDM_BITS: dict[str, int] = {
     "NEAREDGE": 8192,
     "TAPEBUMP": 16384,
 }
+
+#: DESDM mask bits of pixels DESDM has already dealt with (bad pixels, saturated cores and
+#: their bleed trails, which DESDM sets to the sky).
+FLAGGED_BITS: int = DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["TRAIL"]
 
 #: Bit of each category in ``<image>_mask.fits`` (int32). DESDM's value is reused
 #: where DESDM has one; the others use bits 16 and up, which DESDM does not use.

@@ -330,3 +330,33 @@ def test_ema_weights_are_validated_and_saved(records, tmp_path):
             torch.testing.assert_close(v, state[k], atol=2e-3, rtol=2e-3)
     with pytest.raises(ValueError, match="ema"):
         _settings(tmp_path, ema=1.0)
+
+
+def test_mask_flagged_hides_desdm_flagged_pixels_from_the_network(sims, tmp_path):
+    from dataclasses import replace
+
+    from spacejunk.categories import FLAGGED_BITS
+
+    simulate_dataset(tmp_path / "d", n=3, seed=6, shape=(256, 256), quiet=True)
+    settings = ClassifierTrainSettings(data=str(tmp_path / "d"), out=str(tmp_path / "c.pt"), epochs=1,
+                                       steps_per_epoch=2, quiet=True, mask_flagged=True, **TINY)
+    parse = build_parser().parse_args
+    assert settings_from_args(parse(["--data", "d", "--out", "o.pt", "--mask-flagged"])).mask_flagged
+    assert not settings_from_args(parse(["--data", "d", "--out", "o.pt"])).mask_flagged
+    result = train_classifier(settings)
+    assert result.meta["normalisation"]["mask_bits"] == FLAGGED_BITS and result.meta["settings"]["mask_flagged"]
+    model, meta = load_checkpoint(result.path)
+    exposure = sims[0].exposure
+    # a bright bad column, flagged BPM: the masked model's scores do not see it
+    sci, msk = exposure.sci.copy(), exposure.msk.copy()
+    sci[:, :, 150:153] += 5000.0
+    msk[:, :, 150:153] |= 1
+    flagged = replace(exposure, sci=sci, msk=msk)
+    only_flag = replace(exposure, msk=msk)
+    a = classify_exposure(only_flag, model=model, meta=meta).scores
+    b = classify_exposure(flagged, model=model, meta=meta).scores
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    # without the option the same column changes the scores
+    plain = {**meta, "normalisation": {**meta["normalisation"], "mask_bits": 0}}
+    assert not np.allclose(classify_exposure(only_flag, model=model, meta=plain).scores,
+                           classify_exposure(flagged, model=model, meta=plain).scores, atol=1e-6)

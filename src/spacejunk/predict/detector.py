@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .._errors import NoArtifactsWarning
-from ..categories import CATEGORIES, DESDM_BITS
+from ..categories import CATEGORIES, FLAGGED_BITS
 from ..evaluate.coco import box_iou
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
@@ -307,11 +307,6 @@ def _artifacts(boxes, scores, labels, classes: list[str], name: str, shape: tupl
 #: have radii under ~850 CCD pixels), so a ghost box of a few binned pixels is the
 #: network's noise (a galaxy, a star's halo), not a ghost.
 MIN_SIDE_PX: dict[str, float] = {"ghost": 128.0}
-
-#: DESDM mask bits of pixels DESDM has already dealt with (bad pixels, saturated cores and
-#: their bleed trails, which DESDM sets to the sky): a detection lying on them is not news.
-FLAGGED_BITS = DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["TRAIL"]
-
 
 def _off_mask(artifacts: list[Artifact], mask: np.ndarray, max_fraction: float = 0.3) -> list[Artifact]:
     """The artifacts whose box is less than ``max_fraction`` covered by ``mask`` (ny, nx)."""

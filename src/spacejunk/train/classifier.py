@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .._errors import InputError
-from ..categories import CATEGORY_BITS
+from ..categories import CATEGORY_BITS, FLAGGED_BITS
 from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
@@ -158,6 +158,10 @@ class ClassifierTrainSettings:
         Other finders (keys of :data:`spacejunk.predict.finders.FINDERS`) whose artifacts
         raise the scores of the tiles they cover, likewise (default cross-talk and dark
         halos; the cosmic-ray finder adds more false tiles than it finds on validation).
+    mask_flagged : bool
+        Pixels DESDM has flagged as bad, saturated or bleed trail
+        (:data:`spacejunk.categories.FLAGGED_BITS`) are set to the sky in the network's
+        input, at training and (recorded in the checkpoint's normalisation) at inference.
     time_limit_min : float or None
         Stop training after this many minutes (counted from the start, data loading
         included); the learning-rate schedule then follows the clock.
@@ -201,6 +205,7 @@ class ClassifierTrainSettings:
     target_recall: float = 0.95
     trails: bool = True
     finders: tuple[str, ...] = CLASSIFIER_FINDERS
+    mask_flagged: bool = False
     time_limit_min: float | None = None
     seed: int = 0
     threads: int = 2
@@ -311,6 +316,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--finders", default=",".join(d.finders),
                    help=f"other finders whose tiles are added to the network's, among {', '.join(FINDERS)}; "
                         "'' for none (default %(default)s)")
+    p.add_argument("--mask-flagged", action="store_true",
+                   help="set pixels DESDM flags as bad, saturated or bleed trail to the sky in the network's input")
     p.add_argument("--context-bin", type=int, default=d.context_bin,
                    help=f"binning of the whole-image context (default {d.context_bin})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
@@ -349,8 +356,8 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
             widths=_ints(args.widths, "--widths", 4), blocks=_ints(args.blocks, "--blocks", 3),
             context=not args.no_context, context_bin=args.context_bin, val_fraction=args.val_fraction,
             target_recall=args.target_recall, trails=not args.no_trails,
-            finders=tuple(k.strip() for k in args.finders.split(",") if k.strip()), time_limit_min=args.time_limit,
-            seed=args.seed, threads=args.threads,
+            finders=tuple(k.strip() for k in args.finders.split(",") if k.strip()),
+            mask_flagged=args.mask_flagged, time_limit_min=args.time_limit, seed=args.seed, threads=args.threads,
             quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
@@ -817,7 +824,8 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
         settings = replace(settings, widths=tuple(init_meta["config"]["widths"]),
                            blocks=tuple(init_meta["config"]["blocks"]), context=init_meta["config"]["context"],
                            context_bin=init_meta["config"]["context_bin"], hidden=init_meta["config"]["hidden"])
-    normalisation = Normalisation.from_dict(init_meta.get("normalisation")) if init_meta else Normalisation()
+    normalisation = (Normalisation.from_dict(init_meta.get("normalisation")) if init_meta
+                     else Normalisation(mask_bits=FLAGGED_BITS if settings.mask_flagged else 0))
 
     load = dict(labels=settings.labels, normalisation=normalisation, context_bin=None, dtype=np.float16,
                 quiet=settings.quiet)
