@@ -58,7 +58,9 @@ DESDM_BITS: dict[str, int] = {
 }
 
 #: DESDM mask bits of pixels DESDM has already dealt with (bad pixels, saturated cores and
-#: their bleed trails, which DESDM sets to the sky).
+#: their bleed trails, which DESDM sets to the sky): a detection lying on them is not news
+#: (:func:`spacejunk.predict.detector.drop_flagged`), and a classifier can be trained not to
+#: look at them (``spacejunk train classifier --mask-flagged``).
 FLAGGED_BITS: int = DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["TRAIL"]
 
 #: Bit of each category in ``<image>_mask.fits`` (int32). DESDM's value is reused

@@ -161,7 +161,8 @@ class ClassifierTrainSettings:
     mask_flagged : bool
         Pixels DESDM has flagged as bad, saturated or bleed trail
         (:data:`spacejunk.categories.FLAGGED_BITS`) are set to the sky in the network's
-        input, at training and (recorded in the checkpoint's normalisation) at inference.
+        input, at training and (recorded in the checkpoint's normalisation) at inference;
+        fine-tuning (``init``) keeps the checkpoint's own normalisation instead.
     time_limit_min : float or None
         Stop training after this many minutes (counted from the start, data loading
         included); the learning-rate schedule then follows the clock.
