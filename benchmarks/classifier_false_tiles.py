@@ -18,7 +18,7 @@ import logging
 import numpy as np
 
 from spacejunk.categories import DESDM_BITS
-from spacejunk.evaluate.classifier import evaluate_classifier, tile_metrics
+from spacejunk.evaluate.classifier import evaluate_classifier, precision_recall_curve, tile_metrics
 from spacejunk.io.exposure import find_images, read_exposure
 from spacejunk.models.registry import load_checkpoint
 
@@ -60,10 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {n} | {k} | {k / n if n else float('nan'):.2f} |")
 
     # the lowest threshold reaching the precision asked for
-    for t in np.unique(s):
-        m = tile_metrics(y, s, float(t))
-        if m["precision"] >= args.precision:
-            break
+    precision, _, thresholds = precision_recall_curve(y, s)
+    reached = np.flatnonzero(precision >= args.precision)
+    if not len(reached):
+        print(f"\nno threshold reaches precision {args.precision}")
+        return 1
+    t = float(thresholds[reached[-1]])
+    m = tile_metrics(y, s, t)
     print(f"\nthreshold {t:.3f}: precision {m['precision']:.3f}, recall {m['recall']:.3f}")
     print("| category | positive tiles | recall | missed |\n|---|---|---|---|")
     for cat, fr in ev.category_fractions.items():
