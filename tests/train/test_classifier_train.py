@@ -360,3 +360,33 @@ def test_mask_flagged_hides_desdm_flagged_pixels_from_the_network(sims, tmp_path
     plain = {**meta, "normalisation": {**meta["normalisation"], "mask_bits": 0}}
     assert not np.allclose(classify_exposure(only_flag, model=model, meta=plain).scores,
                            classify_exposure(flagged, model=model, meta=plain).scores, atol=1e-6)
+
+
+def test_background_plane_makes_the_network_blind_to_a_tilted_sky(sims, tmp_path):
+    from dataclasses import replace
+
+    simulate_dataset(tmp_path / "d", n=3, seed=6, shape=(256, 256), quiet=True)
+    settings = ClassifierTrainSettings(data=str(tmp_path / "d"), out=str(tmp_path / "c.pt"), epochs=1,
+                                       steps_per_epoch=2, quiet=True, background="plane", **TINY)
+    parse = build_parser().parse_args
+    assert settings_from_args(parse(["--data", "d", "--out", "o.pt", "--background", "plane"])).background == "plane"
+    assert settings_from_args(parse(["--data", "d", "--out", "o.pt"])).background == "none"
+    with pytest.raises(InputError, match="background"):
+        settings_from_args(argparse.Namespace(**{**vars(parse(["--data", "d", "--out", "o.pt"])), "background": "x"}))
+    result = train_classifier(settings)
+    assert result.meta["normalisation"]["background"] == "plane" and result.meta["settings"]["background"] == "plane"
+    model, meta = load_checkpoint(result.path)
+    exposure = sims[0].exposure
+    # the sky tilted by 1.5 sigma across the image, each amplifier offset differently
+    noise = np.array([exposure.sky_noise(b)[1] for b in range(len(exposure.bands))], np.float32)
+    yy, xx = np.mgrid[: exposure.shape[0], : exposure.shape[1]] / np.float32(exposure.shape[0])
+    tilt = (1.5 * yy - 0.5 * xx + np.where(xx < 0.5, 0.3, -0.2)).astype(np.float32)
+    tilted = replace(exposure, sci=exposure.sci + noise[:, None, None] * tilt)
+    # the network's input is the flat sky's, the scores with it; without the plane the input tilts
+    norm = Normalisation.from_dict(meta["normalisation"])
+    np.testing.assert_allclose(norm.apply(tilted).mean(axis=(1, 2)), norm.apply(exposure).mean(axis=(1, 2)), atol=0.05)
+    assert np.abs(norm.apply(tilted) - norm.apply(exposure)).mean() < 0.15
+    plain = Normalisation.from_dict({**meta["normalisation"], "background": "none"})
+    assert np.abs(plain.apply(tilted) - plain.apply(exposure)).mean() > 0.4
+    np.testing.assert_allclose(classify_exposure(tilted, model=model, meta=meta).scores,
+                               classify_exposure(exposure, model=model, meta=meta).scores, atol=1e-3)

@@ -1,11 +1,12 @@
 """Normalisation, RGB composites, tiling, tile labels and drawing."""
 
 from .draw import CATEGORY_COLORS, draw_artifacts, draw_tiles, save_png
-from .normalise import bin_image, normalise, sky_and_noise
+from .normalise import BACKGROUNDS, bin_image, normalise, sky_and_noise, sky_planes
 from .rgb import MASK_COLOR, RGB_STRETCHES, binning_factor, make_rgb, rgb_bands
 from .tiling import cut_tiles, tile_fractions, tile_grid, tile_labels
 
 __all__ = [
+    "BACKGROUNDS",
     "CATEGORY_COLORS",
     "MASK_COLOR",
     "RGB_STRETCHES",
@@ -19,6 +20,7 @@ __all__ = [
     "rgb_bands",
     "save_png",
     "sky_and_noise",
+    "sky_planes",
     "tile_fractions",
     "tile_grid",
     "tile_labels",

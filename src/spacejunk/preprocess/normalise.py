@@ -10,13 +10,16 @@ import numpy as np
 from .._errors import SpacejunkWarning
 from ..io.exposure import Exposure
 
-__all__ = ["sky_and_noise", "noise_units", "normalise", "bin_image", "STRETCHES"]
+__all__ = ["sky_and_noise", "noise_units", "normalise", "sky_planes", "bin_image", "STRETCHES", "BACKGROUNDS"]
 
 #: Pixels per band that :func:`sky_and_noise` samples by default (what ``Exposure.sky_noise`` uses).
 SKY_SAMPLE: int = 1 << 19
 
 #: Names accepted by ``normalise(..., stretch=...)``; None means "linear".
 STRETCHES: tuple[str, ...] = ("linear", "asinh")
+
+#: Names accepted by ``normalise(..., background=...)``; None means "none".
+BACKGROUNDS: tuple[str, ...] = ("none", "plane")
 
 #: MAD -> Gaussian sigma.
 _MAD_TO_SIGMA = 1.482602218505602
@@ -159,6 +162,92 @@ def _as_clip(clip) -> tuple[float, float] | None:
     return lo, hi
 
 
+def sky_planes(band: np.ndarray, mask: np.ndarray | None = None, *, block: int = 64, nsigma: float = 2.5,
+               maxiters: int = 5) -> np.ndarray:
+    """A robust plane fitted to each amplifier's half of a band: the sky's own gradient.
+
+    Parameters
+    ----------
+    band : ndarray, shape (ny, nx)
+        One band in noise units above its sky (``normalise(..., stretch=None)``).
+    mask : ndarray, shape (ny, nx), optional
+        Pixels to ignore where non-zero (e.g. ``Exposure.msk[b]``).
+    block : int, optional
+        Block size in pixels (default 64): the plane is fitted to the blocks' medians.
+    nsigma : float, optional
+        Blocks further than ``nsigma`` times the residuals' MAD sigma from the plane are
+        left out of the next fit (default 2.5).
+    maxiters : int, optional
+        Fits per half (default 5).
+
+    Returns
+    -------
+    ndarray, shape (ny, nx), float32
+        ``a + b x + c y`` on each half (DECam's amplifiers: columns ``< nx // 2`` and the
+        others), in the units of ``band``.
+
+    Notes
+    -----
+    The sky of a DECam CCD is not flat: the Moon, twilight and scattered light tilt it
+    by a few tenths of the noise across the CCD, and the two amplifiers differ by a
+    bias residual and a flat-field mismatch. A tile of a tilted sky looks like the
+    edge of a faint ghost. Pixels beyond 3 sigma (stars) and masked pixels are left out
+    of the blocks' medians, and the clipping leaves out blocks lying on an artifact
+    covering less than about half of the amplifier, so the plane follows the sky rather
+    than the ghost; a ghost covering a whole amplifier is partly taken for sky. Every
+    4th pixel of each block is read (0.05-0.1 s per 4096 x 2048 band).
+    """
+    band = np.asarray(band)
+    if band.ndim != 2:
+        raise ValueError(f"band must have shape (ny, nx), got {band.shape}")
+    _check_positive(block, "block", integer=True)
+    ny, nx = band.shape
+    out = np.zeros((ny, nx), np.float32)
+    sub = max(1, block // 16)
+    for x0, x1 in ((0, nx // 2), (nx // 2, nx)):
+        by, bx = ny // block, (x1 - x0) // block
+        if by < 2 or bx < 2:  # too small to tilt: a constant
+            values = band[:, x0:x1]
+            good = np.isfinite(values) & (np.abs(values) <= 3)
+            if mask is not None:
+                good &= np.asarray(mask)[:, x0:x1] == 0
+            out[:, x0:x1] = np.median(values[good]) if good.any() else 0.0
+            continue
+        view = band[: by * block, x0:x0 + bx * block][::sub, ::sub].astype(np.float32)
+        bad = ~np.isfinite(view) | (np.abs(view) > 3)
+        if mask is not None:
+            bad |= np.asarray(mask)[: by * block, x0:x0 + bx * block][::sub, ::sub] != 0
+        view[bad] = np.nan
+        k = block // sub
+        blocks = view.reshape(by, k, bx, k).transpose(0, 2, 1, 3).reshape(by, bx, k * k)
+        with warnings.catch_warnings():  # all-masked blocks: NaN, left out below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(blocks, axis=2).ravel()
+        yy, xx = np.divmod(np.arange(by * bx), bx)
+        design = np.stack([np.ones(by * bx), (x0 + (xx + 0.5) * block) / nx, (yy + 0.5) * block / ny], axis=1)
+        keep = np.isfinite(med)
+        coef = np.zeros(3)
+        if keep.sum() >= 3:
+            # least absolute deviations (reweighted least squares) to start: an artifact
+            # covering part of the half pulls it less than a least-squares plane
+            weight = np.ones(int(keep.sum()))
+            for _ in range(10):
+                coef = np.linalg.lstsq(design[keep] * weight[:, None], med[keep] * weight, rcond=None)[0]
+                weight = 1.0 / np.sqrt(np.maximum(np.abs(med[keep] - design[keep] @ coef), 1e-3))
+        for _ in range(maxiters):
+            resid = med - design @ coef
+            sigma = _MAD_TO_SIGMA * float(np.median(np.abs(resid[keep]))) if keep.any() else 0.0
+            new = np.isfinite(med) & (np.abs(resid) <= nsigma * max(sigma, 1e-6))
+            if new.sum() < 3 or (new == keep).all():
+                break
+            keep = new
+            coef = np.linalg.lstsq(design[keep], med[keep], rcond=None)[0]
+        x = (np.arange(x0, x1, dtype=np.float32) + 0.5) / nx
+        y = (np.arange(ny, dtype=np.float32) + 0.5) / ny
+        out[:, x0:x1] = np.float32(coef[0]) + np.float32(coef[1]) * x[None, :] + np.float32(coef[2]) * y[:, None]
+    return out
+
+
 def normalise(
     exposure: Exposure,
     *,
@@ -167,6 +256,7 @@ def normalise(
     clip: float | tuple[float, float] | None = None,
     mask_bits: int | None = None,
     sample: int = SKY_SAMPLE,
+    background: str | None = None,
 ) -> np.ndarray:
     """Each band in units of its own noise above its own sky, optionally asinh-compressed.
 
@@ -190,6 +280,10 @@ def normalise(
     sample : int, optional
         Largest number of pixels per band used to measure sky and noise
         (see :func:`sky_and_noise`).
+    background : {"none", "plane", None}, optional
+        ``"plane"`` subtracts a robust plane per amplifier (:func:`sky_planes`, in noise
+        units, before the stretch), so the sky's gradient and the amplifiers' offsets
+        read as sky. Default None (``"none"``): one sky level per band.
 
     Returns
     -------
@@ -213,6 +307,8 @@ def normalise(
         raise TypeError(f"exposure must be an Exposure, got {type(exposure).__name__}")
     if stretch is not None and stretch not in STRETCHES:
         raise ValueError(f"stretch must be one of {', '.join(STRETCHES)} or None, got {stretch!r}")
+    if background is not None and background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)} or None, got {background!r}")
     _check_positive(softening, "softening")
     limits = _as_clip(clip)
     if mask_bits is not None and (isinstance(mask_bits, bool) or not isinstance(mask_bits, (int, np.integer))):
@@ -232,6 +328,9 @@ def normalise(
         elif mask_bits:
             bad |= (exposure.msk[b] & mask_bits) != 0
         band[bad] = 0.0
+        if background == "plane":
+            band -= sky_planes(band, np.where(bad, 1, exposure.msk[b]))
+            band[bad] = 0.0
         if stretch == "asinh":
             a = np.float32(softening)
             band *= 1 / a

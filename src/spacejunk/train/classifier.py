@@ -34,7 +34,7 @@ from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
 from ..predict.finders import FINDERS, finder_meta, record_finder_scores
-from ..preprocess import bin_image, tile_fractions
+from ..preprocess import BACKGROUNDS, bin_image, tile_fractions
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
 __all__ = [
@@ -163,6 +163,10 @@ class ClassifierTrainSettings:
         (:data:`spacejunk.categories.FLAGGED_BITS`) are set to the sky in the network's
         input, at training and (recorded in the checkpoint's normalisation) at inference;
         fine-tuning (``init``) keeps the checkpoint's own normalisation instead.
+    background : {"none", "plane"}
+        ``"plane"`` subtracts a robust plane per amplifier from each band in the network's
+        input (:func:`spacejunk.preprocess.sky_planes`: the sky's gradient and the
+        amplifiers' offsets read as sky), recorded in the checkpoint like ``mask_flagged``.
     time_limit_min : float or None
         Stop training after this many minutes (counted from the start, data loading
         included); the learning-rate schedule then follows the clock.
@@ -207,6 +211,7 @@ class ClassifierTrainSettings:
     trails: bool = True
     finders: tuple[str, ...] = CLASSIFIER_FINDERS
     mask_flagged: bool = False
+    background: str = "none"
     time_limit_min: float | None = None
     seed: int = 0
     threads: int = 2
@@ -221,6 +226,8 @@ class ClassifierTrainSettings:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"unknown background {self.background!r}; known: {', '.join(BACKGROUNDS)}")
         for name in ("epochs", "steps_per_epoch", "batch_size", "tile", "lattice", "threads", "context_bin",
                      "hidden", "window"):
             if getattr(self, name) < 1:
@@ -319,6 +326,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         "'' for none (default %(default)s)")
     p.add_argument("--mask-flagged", action="store_true",
                    help="set pixels DESDM flags as bad, saturated or bleed trail to the sky in the network's input")
+    p.add_argument("--background", choices=BACKGROUNDS, default=d.background,
+                   help="'plane': subtract a robust plane per amplifier from each band in the network's input "
+                        "(the sky's gradient and amplifier offsets; default %(default)s)")
     p.add_argument("--context-bin", type=int, default=d.context_bin,
                    help=f"binning of the whole-image context (default {d.context_bin})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
@@ -358,7 +368,7 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
             context=not args.no_context, context_bin=args.context_bin, val_fraction=args.val_fraction,
             target_recall=args.target_recall, trails=not args.no_trails,
             finders=tuple(k.strip() for k in args.finders.split(",") if k.strip()),
-            mask_flagged=args.mask_flagged, time_limit_min=args.time_limit, seed=args.seed, threads=args.threads,
+            mask_flagged=args.mask_flagged, background=args.background, time_limit_min=args.time_limit, seed=args.seed, threads=args.threads,
             quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
@@ -826,7 +836,8 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
                            blocks=tuple(init_meta["config"]["blocks"]), context=init_meta["config"]["context"],
                            context_bin=init_meta["config"]["context_bin"], hidden=init_meta["config"]["hidden"])
     normalisation = (Normalisation.from_dict(init_meta.get("normalisation")) if init_meta
-                     else Normalisation(mask_bits=FLAGGED_BITS if settings.mask_flagged else 0))
+                     else Normalisation(mask_bits=FLAGGED_BITS if settings.mask_flagged else 0,
+                                        background=settings.background))
 
     load = dict(labels=settings.labels, normalisation=normalisation, context_bin=None, dtype=np.float16,
                 quiet=settings.quiet)

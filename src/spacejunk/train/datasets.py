@@ -50,17 +50,21 @@ class Normalisation:
     mask_bits : int
         DESDM bits whose pixels are set to the sky (default 0: keep every pixel; DESDM
         flags some artifacts themselves, STREAK, CRAY, and the model must see them).
+    background : {"none", "plane"}
+        ``"plane"``: a robust plane per amplifier subtracted from each band
+        (:func:`spacejunk.preprocess.sky_planes`); default ``"none"``, one sky per band.
     """
 
     stretch: str = "asinh"
     softening: float = 5.0
     clip: float | None = None
     mask_bits: int = 0
+    background: str = "none"
 
     def apply(self, exposure: Exposure) -> np.ndarray:
         """Normalised bands of ``exposure``, float32 (n_bands, ny, nx), 0 = sky, 1 ~ noise."""
         return normalise(exposure, stretch=self.stretch, softening=self.softening, clip=self.clip,
-                         mask_bits=self.mask_bits)
+                         mask_bits=self.mask_bits, background=self.background)
 
     def as_dict(self) -> dict:
         """Plain dict (for checkpoint metadata)."""
