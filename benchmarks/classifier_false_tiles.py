@@ -2,9 +2,11 @@
 
 Scores every tile of a simulated data folder (images with ``truth/``) with a classifier,
 then prints (1) the false-positive rate at the model's threshold of the clean tiles that
-hold pixels with each DESDM flag (and of those with none), and (2) the recall per category
-at the lowest threshold where precision reaches ``--precision``. The figures of
-docs/classifier.md ("Where the false tiles lie")::
+hold pixels with each DESDM flag (and of those with none), (2) the images with the most
+false tiles, with the step between their amplifiers in each band
+(:func:`spacejunk.preprocess.amplifier_step`, in noise units), and (3) the recall per
+category at the lowest threshold where precision reaches ``--precision``. The figures of
+docs/classifier.md ("Where the false tiles lie", "Levelling the amplifiers")::
 
     spacejunk simulate --n 40 --seed 3 --out work/val3
     python benchmarks/classifier_false_tiles.py --data work/val3
@@ -21,6 +23,7 @@ from spacejunk.categories import DESDM_BITS
 from spacejunk.evaluate.classifier import evaluate_classifier, precision_recall_curve, tile_metrics
 from spacejunk.io.exposure import find_images, read_exposure
 from spacejunk.models.registry import load_checkpoint
+from spacejunk.preprocess import amplifier_step, normalise
 
 #: DESDM flags reported, by name.
 FLAGS = ("BPM", "SATURATE", "CRAY", "TRAIL", "EDGE")
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="simulated data folder (images + truth/)")
     p.add_argument("--model", help="classifier checkpoint (default: the shipped one)")
     p.add_argument("--precision", type=float, default=0.79, help="precision for the per-category recall")
+    p.add_argument("--top", type=int, default=5, help="images with the most false tiles listed (default 5)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -58,6 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, has in groups:
         n, k = int((clean & has).sum()), int((false & has).sum())
         print(f"| {name} | {n} | {k} | {k / n if n else float('nan'):.2f} |")
+
+    names = np.asarray(ev.images)
+    files = find_images(args.data)
+    counts = {n: int((false & (names == n)).sum()) for n in dict.fromkeys(ev.images)}
+    print("\n| image | false tiles | positive tiles | amplifier step per band (noise units) |\n|---|---|---|---|")
+    for name in sorted(counts, key=counts.get, reverse=True)[:args.top]:
+        exposure = read_exposure(files[name])
+        z = normalise(exposure, stretch=None, mask_bits=0)
+        steps = ", ".join(f"{b} {amplifier_step(z[i], exposure.msk[i]):+.2f}" for i, b in enumerate(exposure.bands))
+        print(f"| {name} | {counts[name]} | {int((y & (names == name)).sum())} | {steps} |")
 
     # the lowest threshold reaching the precision asked for
     precision, _, thresholds = precision_recall_curve(y, s)

@@ -7,11 +7,18 @@ brings a trained checkpoint up to date:
 - a detector gets every finder (:func:`make_detector_weights._add_finders`);
 - a classifier gets the trails and the finders ``spacejunk train classifier`` records by
   default (``CLASSIFIER_FINDERS``), and, with ``--val``, its threshold chosen again on those
-  validation images for its target recall, the finders included (as training does).
+  validation images for its target recall, the finders included (as training does);
+  ``--background`` sets how its input's sky is levelled (``Normalisation.background``:
+  ``amplifiers`` brings each band's two amplifiers to one level) and ``--mask-flagged`` sets
+  the pixels DESDM flags as bad, saturated or bleed trail to the sky in its input
+  (``Normalisation.mask_bits``), before the threshold is chosen.
 
     python benchmarks/refresh_finders.py src/spacejunk/weights/detector.pt
     python benchmarks/refresh_finders.py src/spacejunk/weights/classifier.pt --val work/classifier-default/val
     python benchmarks/refresh_finders.py work/cls_cm.pt --val work/val2 --finders cross_talk,dark_halos,column_masks
+    python benchmarks/refresh_finders.py work/cls_amp.pt --val work/classifier-default/val --background amplifiers
+    python benchmarks/refresh_finders.py src/spacejunk/weights/classifier.pt --val work/classifier-default/val \
+        --background amplifiers --mask-flagged
 """
 
 from __future__ import annotations
@@ -26,18 +33,36 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_detector_weights import _add_finders  # noqa: E402
 
+from spacejunk.categories import FLAGGED_BITS  # noqa: E402
 from spacejunk.predict.finders import FINDERS, finder_meta  # noqa: E402
+from spacejunk.preprocess import BACKGROUNDS  # noqa: E402
 from spacejunk.train.classifier import CLASSIFIER_FINDERS  # noqa: E402
 
 
-def refresh_classifier(path: Path, val: Path | None, finders: tuple[str, ...] = CLASSIFIER_FINDERS) -> dict:
-    """Set the classifier's finders (and threshold, with ``val``); returns the new metadata."""
+def _normalisation(meta: dict, **changes) -> None:
+    """Record ``changes`` (e.g. ``background``) in a checkpoint's metadata (its ``Normalisation``)."""
+    meta["normalisation"] = {**(meta.get("normalisation") or {}), **changes}
+
+
+def _set_normalisation(path: Path, **changes) -> None:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    _normalisation(state["meta"], **changes)
+    torch.save(state, path)
+
+
+def refresh_classifier(path: Path, val: Path | None, finders: tuple[str, ...] = CLASSIFIER_FINDERS,
+                       **normalisation) -> dict:
+    """Set the classifier's finders, the ``normalisation`` settings given (and threshold, with ``val``).
+
+    Returns the new metadata.
+    """
     from spacejunk.evaluate.classifier import evaluate_classifier
     from spacejunk.models.registry import load_checkpoint
 
     state = torch.load(path, map_location="cpu", weights_only=False)
     meta = state["meta"]
     meta.update(finder_meta(keys=list(finders)))
+    _normalisation(meta, **normalisation)
     if val is not None:
         model, _ = load_checkpoint(path)
         ev = evaluate_classifier(val, model=model, meta=meta, target_recall=float(meta.get("target_recall", 0.95)))
@@ -55,18 +80,26 @@ def main(argv=None) -> int:
     p.add_argument("--val", type=Path, help="validation images to choose a classifier's threshold on again")
     p.add_argument("--finders", default=",".join(CLASSIFIER_FINDERS),
                    help="a classifier's finders, comma-separated (default: those training records, %(default)s)")
+    p.add_argument("--background", choices=BACKGROUNDS,
+                   help="the model's sky levelling in its input (default: keep the checkpoint's)")
+    p.add_argument("--mask-flagged", action="store_true",
+                   help="set the pixels DESDM flags as bad, saturated or bleed trail to the sky in the model's input")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     task = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["meta"].get("task")
+    changes = {k: v for k, v in (("background", args.background),
+                                 ("mask_bits", FLAGGED_BITS if args.mask_flagged else None)) if v is not None}
     if task == "detector":
         _add_finders(args.checkpoint)
+        if changes:
+            _set_normalisation(args.checkpoint, **changes)
         print(f"{args.checkpoint}: detector finders recorded")
     elif task == "classifier":
         finders = tuple(k for k in args.finders.split(",") if k)
         unknown = sorted(set(finders) - set(FINDERS))
         if unknown:
             p.error(f"--finders: unknown {', '.join(unknown)} (known: {', '.join(FINDERS)})")
-        meta = refresh_classifier(args.checkpoint, args.val, finders)
+        meta = refresh_classifier(args.checkpoint, args.val, finders, **changes)
         print(f"{args.checkpoint}: classifier finders recorded, threshold {meta['threshold']:.4f}")
     else:
         p.error(f"{args.checkpoint} is a {task!r} checkpoint")

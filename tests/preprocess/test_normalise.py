@@ -3,7 +3,7 @@ import pytest
 
 from spacejunk import SpacejunkWarning
 from spacejunk.io import Exposure
-from spacejunk.preprocess import bin_image, normalise, sky_and_noise, sky_planes
+from spacejunk.preprocess import amplifier_step, bin_image, normalise, sky_and_noise, sky_planes
 
 
 def _with_sources(image, rng, n=8, amp=5000.0, sigma=2.0):
@@ -156,6 +156,35 @@ def test_normalise_background_plane_flattens_a_tilted_sky(make_exposure):
     assert flat[0].std() == pytest.approx(1.0, rel=0.03)
     with pytest.raises(ValueError, match="background must be one of"):
         normalise(exp, background="poly")
+
+
+def test_amplifier_step_is_the_boundarys_step_not_the_gradient_or_a_ghost(make_exposure):
+    rng = np.random.default_rng(6)
+    ny, nx = 1024, 512
+    yy, xx = np.mgrid[:ny, :nx] / np.float32(ny)
+    # the sky tilted by 0.8 sigma across the CCD, the right amplifier 0.15 sigma lower,
+    # and a faint ghost (+0.4 sigma) over the boundary
+    ghost = 0.4 * (((yy - 0.7) ** 2 + (xx - 0.25) ** 2) < 0.2**2)
+    sky = 0.8 * yy - 0.3 * xx + ghost - 0.15 * (xx >= 0.25)
+    band = (sky + rng.normal(0.0, 1.0, (ny, nx))).astype(np.float32)
+    assert amplifier_step(band) == pytest.approx(-0.15, abs=0.04)
+    mask = np.zeros((ny, nx), np.int32)
+    band[:, 250:260] = 100.0  # a masked bright column by the boundary
+    mask[:, 250:260] = 1
+    assert amplifier_step(band, mask) == pytest.approx(-0.15, abs=0.04)
+    assert amplifier_step(np.zeros((8, 1))) == 0.0
+    exp = make_exposure(shape=(ny, nx), bands=("r",), sky=(1000.0,), noise=(10.0,))
+    exp.sci[0] = 1000.0 + 10.0 * band
+    exp.msk[0] = mask
+    flat = normalise(exp, stretch=None, background="amplifiers")
+    assert amplifier_step(flat[0], mask) == pytest.approx(0.0, abs=0.02)
+    # only the step changes: the two halves move by half of it each, the gradient stays
+    plain = normalise(exp, stretch=None)
+    shift = (flat - plain)[0][mask == 0]
+    left = (xx < 0.25)[mask == 0]
+    assert np.ptp(shift[left]) < 1e-4 and np.ptp(shift[~left]) < 1e-4
+    assert shift[left][0] == pytest.approx(-shift[~left][0], abs=1e-4)
+    assert shift[left][0] - shift[~left][0] == pytest.approx(-0.15, abs=0.04)  # the left half comes down
 
 
 def test_normalise_all_masked_band_warns_and_is_zero():

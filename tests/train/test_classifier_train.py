@@ -371,6 +371,8 @@ def test_background_plane_makes_the_network_blind_to_a_tilted_sky(sims, tmp_path
     parse = build_parser().parse_args
     assert settings_from_args(parse(["--data", "d", "--out", "o.pt", "--background", "plane"])).background == "plane"
     assert settings_from_args(parse(["--data", "d", "--out", "o.pt"])).background == "none"
+    assert settings_from_args(parse(["--data", "d", "--out", "o.pt", "--background", "amplifiers"])).background \
+        == "amplifiers"
     with pytest.raises(InputError, match="background"):
         settings_from_args(argparse.Namespace(**{**vars(parse(["--data", "d", "--out", "o.pt"])), "background": "x"}))
     result = train_classifier(settings)

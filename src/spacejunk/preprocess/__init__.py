@@ -1,7 +1,7 @@
 """Normalisation, RGB composites, tiling, tile labels and drawing."""
 
 from .draw import CATEGORY_COLORS, draw_artifacts, draw_tiles, save_png
-from .normalise import BACKGROUNDS, bin_image, normalise, sky_and_noise, sky_planes
+from .normalise import BACKGROUNDS, amplifier_step, bin_image, normalise, sky_and_noise, sky_planes
 from .rgb import MASK_COLOR, RGB_STRETCHES, binning_factor, make_rgb, rgb_bands
 from .tiling import cut_tiles, tile_fractions, tile_grid, tile_labels
 
@@ -10,6 +10,7 @@ __all__ = [
     "CATEGORY_COLORS",
     "MASK_COLOR",
     "RGB_STRETCHES",
+    "amplifier_step",
     "bin_image",
     "binning_factor",
     "cut_tiles",

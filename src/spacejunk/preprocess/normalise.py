@@ -10,7 +10,7 @@ import numpy as np
 from .._errors import SpacejunkWarning
 from ..io.exposure import Exposure
 
-__all__ = ["sky_and_noise", "noise_units", "normalise", "sky_planes", "bin_image", "STRETCHES", "BACKGROUNDS"]
+__all__ = ["sky_and_noise", "noise_units", "normalise", "amplifier_step", "sky_planes", "bin_image", "STRETCHES", "BACKGROUNDS"]
 
 #: Pixels per band that :func:`sky_and_noise` samples by default (what ``Exposure.sky_noise`` uses).
 SKY_SAMPLE: int = 1 << 19
@@ -19,7 +19,7 @@ SKY_SAMPLE: int = 1 << 19
 STRETCHES: tuple[str, ...] = ("linear", "asinh")
 
 #: Names accepted by ``normalise(..., background=...)``; None means "none".
-BACKGROUNDS: tuple[str, ...] = ("none", "plane")
+BACKGROUNDS: tuple[str, ...] = ("none", "amplifiers", "plane")
 
 #: MAD -> Gaussian sigma.
 _MAD_TO_SIGMA = 1.482602218505602
@@ -162,6 +162,64 @@ def _as_clip(clip) -> tuple[float, float] | None:
     return lo, hi
 
 
+def amplifier_step(band: np.ndarray, mask: np.ndarray | None = None, *, width: int = 128,
+                   block: int = 64) -> float:
+    """How much brighter the sky of a band's right amplifier is than its left one's.
+
+    Parameters
+    ----------
+    band : ndarray, shape (ny, nx)
+        One band in noise units above its sky (``normalise(..., stretch=None)``).
+    mask : ndarray, shape (ny, nx), optional
+        Pixels to ignore where non-zero (e.g. ``Exposure.msk[b]``).
+    width : int, optional
+        Columns read on each side of the boundary (default 128).
+    block : int, optional
+        Rows per block (default 64).
+
+    Returns
+    -------
+    float
+        The median over blocks of rows of the difference between the medians of the
+        ``width`` columns right of the boundary (``nx // 2``, DECam's amplifiers) and the
+        ``width`` columns left of it, in the units of ``band``; 0 when no block has
+        usable pixels on both sides.
+
+    Notes
+    -----
+    The two amplifiers of a DECam CCD differ by a bias residual and a flat-field
+    mismatch, a step of about a tenth of the noise at the boundary that runs the whole
+    height of the CCD: half of the CCD then looks like a faint ghost. Measured on the
+    columns next to the boundary, the step ignores what varies slowly across it (the
+    sky's gradient, a ghost larger than the strips); pixels beyond 3 sigma (stars) and
+    masked pixels are left out.
+    """
+    band = np.asarray(band)
+    if band.ndim != 2:
+        raise ValueError(f"band must have shape (ny, nx), got {band.shape}")
+    _check_positive(width, "width", integer=True)
+    _check_positive(block, "block", integer=True)
+    ny, nx = band.shape
+    half, w = nx // 2, min(width, nx // 2)
+    rows = max(1, ny // block) * block if ny >= block else ny
+    if w < 1:
+        return 0.0
+    sides = []
+    for x0 in (half - w, half):
+        strip = band[:rows, x0:x0 + w].astype(np.float32)
+        bad = ~np.isfinite(strip) | (np.abs(strip) > 3)
+        if mask is not None:
+            bad |= np.asarray(mask)[:rows, x0:x0 + w] != 0
+        strip[bad] = np.nan
+        with warnings.catch_warnings():  # an all-masked block: NaN, left out below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sides.append(np.nanmedian(strip.reshape(-1, min(block, rows) * w), axis=1))
+    diff = sides[1] - sides[0]
+    diff = diff[np.isfinite(diff)]
+    return float(np.median(diff)) if diff.size else 0.0
+
+
+
 def sky_planes(band: np.ndarray, mask: np.ndarray | None = None, *, block: int = 64, nsigma: float = 2.5,
                maxiters: int = 5) -> np.ndarray:
     """A robust plane fitted to each amplifier's half of a band: the sky's own gradient.
@@ -280,10 +338,13 @@ def normalise(
     sample : int, optional
         Largest number of pixels per band used to measure sky and noise
         (see :func:`sky_and_noise`).
-    background : {"none", "plane", None}, optional
-        ``"plane"`` subtracts a robust plane per amplifier (:func:`sky_planes`, in noise
-        units, before the stretch), so the sky's gradient and the amplifiers' offsets
-        read as sky. Default None (``"none"``): one sky level per band.
+    background : {"none", "amplifiers", "plane", None}, optional
+        ``"amplifiers"`` brings both amplifiers' halves to one level (half of
+        :func:`amplifier_step` added to the left, half taken from the right);
+        ``"plane"`` subtracts a robust plane per amplifier (:func:`sky_planes`), which
+        also flattens the sky's gradient but takes much of a ghost covering a third of
+        the CCD or more with it. Both in noise units, before the stretch. Default None
+        (``"none"``): one sky level per band.
 
     Returns
     -------
@@ -327,6 +388,11 @@ def normalise(
             bad |= exposure.msk[b] != 0
         elif mask_bits:
             bad |= (exposure.msk[b] & mask_bits) != 0
+        if background == "amplifiers":  # measured before the bad pixels are zeroed, without them
+            step = np.float32(amplifier_step(band, exposure.msk[b]) / 2)
+            half = band.shape[1] // 2
+            band[:, :half] += step
+            band[:, half:] -= step
         band[bad] = 0.0
         if background == "plane":
             band -= sky_planes(band, np.where(bad, 1, exposure.msk[b]))

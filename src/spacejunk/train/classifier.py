@@ -163,10 +163,11 @@ class ClassifierTrainSettings:
         (:data:`spacejunk.categories.FLAGGED_BITS`) are set to the sky in the network's
         input, at training and (recorded in the checkpoint's normalisation) at inference;
         fine-tuning (``init``) keeps the checkpoint's own normalisation instead.
-    background : {"none", "plane"}
-        ``"plane"`` subtracts a robust plane per amplifier from each band in the network's
-        input (:func:`spacejunk.preprocess.sky_planes`: the sky's gradient and the
-        amplifiers' offsets read as sky), recorded in the checkpoint like ``mask_flagged``.
+    background : {"none", "amplifiers", "plane"}
+        ``"amplifiers"`` brings the two amplifiers' halves of each band to one sky level
+        in the network's input (:func:`spacejunk.preprocess.amplifier_step`); ``"plane"``
+        subtracts a robust plane per amplifier (:func:`spacejunk.preprocess.sky_planes`),
+        the sky's gradient with it. Recorded in the checkpoint like ``mask_flagged``.
     time_limit_min : float or None
         Stop training after this many minutes (counted from the start, data loading
         included); the learning-rate schedule then follows the clock.
@@ -327,8 +328,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--mask-flagged", action="store_true",
                    help="set pixels DESDM flags as bad, saturated or bleed trail to the sky in the network's input")
     p.add_argument("--background", choices=BACKGROUNDS, default=d.background,
-                   help="'plane': subtract a robust plane per amplifier from each band in the network's input "
-                        "(the sky's gradient and amplifier offsets; default %(default)s)")
+                   help="'amplifiers': bring each band's two amplifiers to one sky level in the network's input; "
+                        "'plane': subtract a robust plane per amplifier (default %(default)s)")
     p.add_argument("--context-bin", type=int, default=d.context_bin,
                    help=f"binning of the whole-image context (default {d.context_bin})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,

@@ -50,9 +50,11 @@ class Normalisation:
     mask_bits : int
         DESDM bits whose pixels are set to the sky (default 0: keep every pixel; DESDM
         flags some artifacts themselves, STREAK, CRAY, and the model must see them).
-    background : {"none", "plane"}
-        ``"plane"``: a robust plane per amplifier subtracted from each band
-        (:func:`spacejunk.preprocess.sky_planes`); default ``"none"``, one sky per band.
+    background : {"none", "amplifiers", "plane"}
+        ``"amplifiers"``: both amplifiers of each band brought to one sky level
+        (:func:`spacejunk.preprocess.amplifier_step`); ``"plane"``: a robust plane per
+        amplifier subtracted (:func:`spacejunk.preprocess.sky_planes`); default
+        ``"none"``, one sky per band.
     """
 
     stretch: str = "asinh"
