@@ -62,6 +62,19 @@ def test_threshold_for_recall():
         tile_metrics([1, 0], [0.5], 0.5)
 
 
+def test_summary_reports_the_curves_operating_points():
+    from spacejunk.evaluate.classifier import _summary
+
+    m = _summary(LABELS, SCORES, 0.55, 0.95)
+    # every recall above 3/4 needs the 4th positive (0.3): 4 of the 7 tiles above it
+    assert m["precision_at_recall"] == pytest.approx({"0.80": 4 / 7, "0.90": 4 / 7, "0.95": 4 / 7})
+    # precision >= 0.80 holds down to 0.8 (recall 2/4); at 0.6 it is 3/4
+    assert m["recall_at_precision_0.80"] == 0.5
+    assert m["precision_at_target_recall"] == pytest.approx(4 / 7) and m["threshold_for_target_recall"] == 0.3
+    none = _summary(np.zeros(3, bool), np.array([0.1, 0.5, 0.9]), 0.5, 0.95)
+    assert math.isnan(none["precision_at_recall"]["0.95"]) and none["recall_at_precision_0.80"] == 0.0
+
+
 def test_evaluate_a_model_on_a_folder_and_write_the_report(tmp_path):
     simulate_dataset(tmp_path / "d", n=2, seed=11, shape=(400, 300), quiet=True)
     torch.manual_seed(0)
@@ -79,6 +92,7 @@ def test_evaluate_a_model_on_a_folder_and_write_the_report(tmp_path):
     assert all(p.is_file() for p in files.values())
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["n_tiles"] == 8 and "roc_auc" in saved and "per_image" in saved
+    assert set(saved["precision_at_recall"]) == {"0.80", "0.90", "0.95"} and "recall_at_precision_0.80" in saved
     assert (tmp_path / "out" / "roc.png").read_bytes()[:4] == b"\x89PNG"
     two = evaluate_classifier(tmp_path / "d", model=model, meta=meta, bands=("g", "r"), quiet=True)
     assert two.metrics["bands"] == ["g", "r"]

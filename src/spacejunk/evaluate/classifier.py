@@ -172,6 +172,13 @@ def threshold_for_recall(labels, scores, target: float) -> float:
     return float(pos[k - 1])
 
 
+#: Recalls at which ``metrics.json`` reports the precision (``precision_at_recall``).
+RECALLS_REPORTED: tuple[float, ...] = (0.80, 0.90, 0.95)
+
+#: Precision at which ``metrics.json`` reports the highest recall (the issue's target, 0.80).
+PRECISION_REPORTED: float = 0.80
+
+
 # --------------------------------------------------------------------------- a model on a data folder
 @dataclass
 class ClassifierEvaluation:
@@ -227,6 +234,15 @@ def _summary(labels: np.ndarray, scores: np.ndarray, threshold: float, target_re
     at = tile_metrics(labels, scores, t) if math.isfinite(t) else {}
     out["precision_at_target_recall"] = at.get("precision", math.nan)
     out["recall_at_target_threshold"] = at.get("recall", math.nan)
+    # the operating points a reader looks for on the precision-recall curve
+    out["precision_at_recall"] = {}
+    for r in RECALLS_REPORTED:
+        t = threshold_for_recall(labels, scores, r) if labels.any() else math.nan
+        out["precision_at_recall"][f"{r:.2f}"] = (tile_metrics(labels, scores, t)["precision"] if math.isfinite(t)
+                                                  else math.nan)
+    precision, recall, _ = precision_recall_curve(labels, scores) if labels.any() else ([], [], [])
+    reach = [r for p, r in zip(precision, recall) if p >= PRECISION_REPORTED]
+    out[f"recall_at_precision_{PRECISION_REPORTED:.2f}"] = float(max(reach)) if reach else 0.0
     return out
 
 
@@ -261,6 +277,8 @@ def evaluate_classifier(data: str | os.PathLike, *, model=None, meta: dict | Non
     ClassifierEvaluation
         With ``metrics``: everything of :func:`tile_metrics` at the threshold, ``roc_auc``,
         ``average_precision``, ``threshold_for_target_recall`` and the precision there,
+        ``precision_at_recall`` (at each recall of :data:`RECALLS_REPORTED`),
+        ``recall_at_precision_0.80`` (the highest recall reaching precision 0.80),
         ``per_category`` (``n_positive`` and ``recall`` of tiles covered by each category)
         and ``per_image``.
     """
