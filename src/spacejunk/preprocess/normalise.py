@@ -162,6 +162,17 @@ def _as_clip(clip) -> tuple[float, float] | None:
     return lo, hi
 
 
+
+def _sky_pixels(band: np.ndarray, mask: np.ndarray | None, rows: slice, cols: slice, step: int = 1) -> np.ndarray:
+    """float32 copy of ``band[rows, cols][::step, ::step]`` with stars (beyond 3 sigma), masked and
+    non-finite pixels set to NaN."""
+    values = band[rows, cols][::step, ::step].astype(np.float32)
+    bad = ~np.isfinite(values) | (np.abs(values) > 3)
+    if mask is not None:
+        bad |= np.asarray(mask)[rows, cols][::step, ::step] != 0
+    values[bad] = np.nan
+    return values
+
 def amplifier_step(band: np.ndarray, mask: np.ndarray | None = None, *, width: int = 128,
                    block: int = 64) -> float:
     """How much brighter the sky of a band's right amplifier is than its left one's.
@@ -206,11 +217,7 @@ def amplifier_step(band: np.ndarray, mask: np.ndarray | None = None, *, width: i
         return 0.0
     sides = []
     for x0 in (half - w, half):
-        strip = band[:rows, x0:x0 + w].astype(np.float32)
-        bad = ~np.isfinite(strip) | (np.abs(strip) > 3)
-        if mask is not None:
-            bad |= np.asarray(mask)[:rows, x0:x0 + w] != 0
-        strip[bad] = np.nan
+        strip = _sky_pixels(band, mask, slice(0, rows), slice(x0, x0 + w))
         with warnings.catch_warnings():  # an all-masked block: NaN, left out below
             warnings.simplefilter("ignore", RuntimeWarning)
             sides.append(np.nanmedian(strip.reshape(-1, min(block, rows) * w), axis=1))
@@ -226,10 +233,8 @@ def sky_planes(band: np.ndarray, mask: np.ndarray | None = None, *, block: int =
 
     Parameters
     ----------
-    band : ndarray, shape (ny, nx)
-        One band in noise units above its sky (``normalise(..., stretch=None)``).
-    mask : ndarray, shape (ny, nx), optional
-        Pixels to ignore where non-zero (e.g. ``Exposure.msk[b]``).
+    band, mask : ndarray, shape (ny, nx)
+        As for :func:`amplifier_step` (``mask`` optional).
     block : int, optional
         Block size in pixels (default 64): the plane is fitted to the blocks' medians.
     nsigma : float, optional
@@ -271,11 +276,7 @@ def sky_planes(band: np.ndarray, mask: np.ndarray | None = None, *, block: int =
                 good &= np.asarray(mask)[:, x0:x1] == 0
             out[:, x0:x1] = np.median(values[good]) if good.any() else 0.0
             continue
-        view = band[: by * block, x0:x0 + bx * block][::sub, ::sub].astype(np.float32)
-        bad = ~np.isfinite(view) | (np.abs(view) > 3)
-        if mask is not None:
-            bad |= np.asarray(mask)[: by * block, x0:x0 + bx * block][::sub, ::sub] != 0
-        view[bad] = np.nan
+        view = _sky_pixels(band, mask, slice(0, by * block), slice(x0, x0 + bx * block), sub)
         k = block // sub
         blocks = view.reshape(by, k, bx, k).transpose(0, 2, 1, 3).reshape(by, bx, k * k)
         with warnings.catch_warnings():  # all-masked blocks: NaN, left out below
