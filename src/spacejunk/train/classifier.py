@@ -69,8 +69,9 @@ ONE_BAND_CATEGORIES = ("satellite", "airplane", "cosmic-ray")
 ONE_BAND_BITS = sum(CATEGORY_BITS[c] for c in ONE_BAND_CATEGORIES)
 
 #: Finders whose artifacts raise the classifier's tile scores by default (the cosmic-ray
-#: finder's add more false tiles than true ones on validation images).
-CLASSIFIER_FINDERS: tuple[str, ...] = ("cross_talk", "dark_halos")
+#: finder's add more false tiles than true ones on validation images, and so do the
+#: tape-bump finder's; the bad-column finder's cost 0.7 s per image, docs/classifier.md).
+CLASSIFIER_FINDERS: tuple[str, ...] = ("cross_talk", "dark_halos", "column_masks")
 
 #: Learning-rate schedules: ``onecycle`` (10% warm-up from a tenth of the peak, cosine
 #: annealing to a thousandth, as torch's OneCycleLR) or ``cosine`` (5% linear warm-up,
@@ -156,8 +157,9 @@ class ClassifierTrainSettings:
         checkpoint) at inference; the threshold is chosen with them.
     finders : tuple of str
         Other finders (keys of :data:`spacejunk.predict.finders.FINDERS`) whose artifacts
-        raise the scores of the tiles they cover, likewise (default cross-talk and dark
-        halos; the cosmic-ray finder adds more false tiles than it finds on validation).
+        raise the scores of the tiles they cover, likewise (default cross-talk, dark halos
+        and bad columns; the cosmic-ray finder adds more false tiles than it finds on
+        validation).
     mask_flagged : bool
         Pixels DESDM has flagged as bad, saturated or bleed trail
         (:data:`spacejunk.categories.FLAGGED_BITS`) are set to the sky in the network's
