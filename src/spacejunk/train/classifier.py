@@ -70,7 +70,7 @@ ONE_BAND_BITS = sum(CATEGORY_BITS[c] for c in ONE_BAND_CATEGORIES)
 
 #: Finders whose artifacts raise the classifier's tile scores by default (the cosmic-ray
 #: finder's add more false tiles than true ones on validation images, and so do the
-#: tape-bump finder's; the bad-column finder's cost 0.7 s per image, docs/classifier.md).
+#: tape-bump finder's; the bad-column finder costs about 0.8 s per image, docs/classifier.md).
 CLASSIFIER_FINDERS: tuple[str, ...] = ("cross_talk", "dark_halos", "column_masks")
 
 #: Learning-rate schedules: ``onecycle`` (10% warm-up from a tenth of the peak, cosine
@@ -371,7 +371,8 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
             context=not args.no_context, context_bin=args.context_bin, val_fraction=args.val_fraction,
             target_recall=args.target_recall, trails=not args.no_trails,
             finders=tuple(k.strip() for k in args.finders.split(",") if k.strip()),
-            mask_flagged=args.mask_flagged, background=args.background, time_limit_min=args.time_limit, seed=args.seed, threads=args.threads,
+            mask_flagged=args.mask_flagged, background=args.background, time_limit_min=args.time_limit,
+            seed=args.seed, threads=args.threads,
             quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
