@@ -271,11 +271,8 @@ def sky_planes(band: np.ndarray, mask: np.ndarray | None = None, *, block: int =
     for x0, x1 in ((0, nx // 2), (nx // 2, nx)):
         by, bx = ny // block, (x1 - x0) // block
         if by < 2 or bx < 2:  # too small to tilt: a constant
-            values = band[:, x0:x1]
-            good = np.isfinite(values) & (np.abs(values) <= 3)
-            if mask is not None:
-                good &= np.asarray(mask)[:, x0:x1] == 0
-            out[:, x0:x1] = np.median(values[good]) if good.any() else 0.0
+            values = _sky_pixels(band, mask, slice(None), slice(x0, x1))
+            out[:, x0:x1] = np.nanmedian(values) if np.isfinite(values).any() else 0.0
             continue
         view = _sky_pixels(band, mask, slice(0, by * block), slice(x0, x0 + bx * block), sub)
         k = block // sub
