@@ -1,0 +1,225 @@
+"""Odd blobs: a compact source in one band only, or darker than the sky.
+
+Stars and galaxies are seen through the atmosphere in every band: their colours change
+how bright they are from band to band, not whether they are there. A blob or smudge that
+is bright in one band and absent from the others (a reflection, an electronics glitch, a
+smear on one exposure) is not astrophysical, nor is a blob darker than the sky. Neither
+needs a network: it needs each band compared with the others at the blob's own scale.
+For every band:
+
+1. the band in noise units above the sky; pixels flagged in *any* band (bad, saturated,
+   bleed trail, cosmic ray, ...) set to the sky in every band, grown by ``grow`` pixels,
+   so a star saturated in one band only does not look absent there;
+2. binned ``bin`` x ``bin`` (and 4 times coarser for the large scales), less the median of
+   the ``background``-px boxes around each (ghosts and gradients are larger than a blob);
+3. smoothed by a Gaussian of each of ``scales`` px and put in units of its own robust
+   scatter: the significance of a blob of that size at each pixel;
+4. a *candidate* is a local peak of at least ``min_sigma`` that every other band sees at
+   under ``max_other_ratio`` of its significance (one band only), or a dip of at least
+   ``min_dark_sigma`` (dark in that band; a dark blob of any colour) that lies below the
+   sky itself, not only below the median around it (a gap between bright streaks does not);
+5. it must stand alone: within 6 smoothing lengths its half-peak region ends and the
+   median of the window's edge is under ``max_surround`` of its peak (a bump on an arc, a
+   spray, a ghost's rim or a bad column is not alone). Its shape is the second moments of
+   that region, less the smoothing; candidates longer than ``max_elongation`` times their
+   width are trails, the cosmic-ray and trail finders' business. The box is where the blob,
+   Gaussian of that shape, is at least ``min(visible_sigma, visible_fraction * peak)``
+   (what the simulator's truth boxes too: ``spacejunk.simulate``'s ``visible_footprint``);
+6. of candidates whose boxes overlap, the most significant is kept.
+
+The score is ``significance / (significance + min_significance)`` (0.5 at
+``min_significance``; candidates between ``min_sigma`` and it score under 0.5).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..categories import DESDM_BITS
+from ..evaluate.coco import box_iou
+from ..io.artifact import Artifact
+from ..io.exposure import Exposure
+from ..preprocess.normalise import noise_units
+
+__all__ = ["BlobSettings", "find_blobs", "significance_maps"]
+
+#: Pixels left out (set to the sky in every band).
+IGNORED_BITS = (DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["CRAY"] | DESDM_BITS["TRAIL"]
+                | DESDM_BITS["EDGEBLEED"] | DESDM_BITS["EDGE"] | DESDM_BITS["BADAMP"] | DESDM_BITS["INTERP"])
+
+
+@dataclass(frozen=True)
+class BlobSettings:
+    """How odd blobs are looked for (see the module's notes)."""
+
+    bin: int = 2
+    scales: tuple[float, ...] = (3.0, 6.0, 12.0, 24.0, 48.0)
+    background: int = 256
+    grow: int = 3
+    min_sigma: float = 6.0
+    max_other_ratio: float = 0.3
+    min_dark_sigma: float = 6.0
+    max_elongation: float = 4.0
+    max_surround: float = 0.1
+    visible_sigma: float = 0.7
+    visible_fraction: float = 0.3
+    min_significance: float = 15.0
+
+
+def _bin(image: np.ndarray, size: int) -> np.ndarray:
+    """Mean of ``size`` x ``size`` blocks (the last partial row and column of blocks dropped)."""
+    ny, nx = image.shape[0] // size * size, image.shape[1] // size * size
+    return image[:ny, :nx].reshape(ny // size, size, nx // size, size).mean(axis=(1, 3), dtype=np.float32)
+
+
+def _background(binned: np.ndarray, window: int) -> np.ndarray:
+    """Running median over ``window`` binned pixels, computed on blocks an eighth of it and spread back."""
+    c = max(window // 8, 1)
+    coarse = _bin(binned, c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        back = ndimage.median_filter(coarse, size=max(window // c, 1), mode="nearest")
+    back = np.repeat(np.repeat(back, c, axis=0), c, axis=1)
+    ny, nx = binned.shape
+    return np.pad(back, ((0, ny - back.shape[0]), (0, nx - back.shape[1])), mode="edge")[:ny, :nx]
+
+
+def _scatter(values: np.ndarray) -> float:
+    """Robust standard deviation (1.4826 MAD) of ``values``, from a subsample."""
+    sample = values[::4, ::4]
+    return max(1.4826 * float(np.median(np.abs(sample - np.median(sample)))), 1e-12)
+
+
+def significance_maps(exposure: Exposure, settings: BlobSettings | None = None):
+    """Per scale: ``(grid bin, smoothed maps (n_bands, ny, nx) in noise units per pixel,
+    significance maps (n_bands, ny, nx), the local sky taken off (n_bands, ny, nx))``, on each
+    scale's grid."""
+    s = settings or BlobSettings()
+    layers = [noise_units(exposure, b, ignored_bits=IGNORED_BITS) for b in range(len(exposure.bands))]
+    ignored = np.zeros(exposure.shape, bool)
+    for _, ign in layers:
+        ignored |= ign
+    if s.grow > 0:
+        ignored = ndimage.binary_dilation(ignored, iterations=s.grow)
+    fine, coarse = [], []
+    for values, _ in layers:
+        b = _bin(np.where(ignored, np.float32(0), values), s.bin)
+        back = _background(b, max(int(round(s.background / s.bin)), 3))
+        fine.append((b - back, back))
+        coarse.append((_bin(b - back, 4), _bin(back, 4)))
+    out = []
+    for scale in s.scales:
+        grid, stack = (s.bin, fine) if scale < 4 * s.bin * 1.5 else (4 * s.bin, coarse)
+        smooth = np.stack([ndimage.gaussian_filter(b, scale / grid, mode="constant") for b, _ in stack])
+        signif = np.stack([m / _scatter(m) for m in smooth])
+        out.append((grid, smooth, signif, np.stack([back for _, back in stack])))
+    return out
+
+
+def _shape(region: np.ndarray, weights: np.ndarray) -> tuple[float, float, float, float, float]:
+    """(cy, cx, var_y, var_x, elongation) of ``weights`` over ``region`` (grid pixels)."""
+    yy, xx = np.nonzero(region)
+    w = weights[yy, xx].astype(np.float64)
+    w = w / max(w.sum(), 1e-12)
+    cy, cx = float((w * yy).sum()), float((w * xx).sum())
+    vy, vx = float((w * (yy - cy) ** 2).sum()), float((w * (xx - cx) ** 2).sum())
+    vxy = float((w * (yy - cy) * (xx - cx)).sum())
+    root = math.sqrt(max((vx - vy) ** 2 / 4 + vxy * vxy, 0.0))
+    big, small = (vx + vy) / 2 + root, max((vx + vy) / 2 - root, 1e-6)
+    return cy, cx, vy, vx, math.sqrt(big / small)
+
+
+#: Weighted second moment of a 2-d Gaussian over its half-peak region, per axis, in units
+#: of its variance: E[r^2 / 2 | r^2 <= 2 ln 2] for r^2 ~ chi2(2).
+_HALF_PEAK_MOMENT = 1.0 - math.log(2.0)
+
+
+def find_blobs(exposure: Exposure, settings: BlobSettings | None = None) -> list[Artifact]:
+    """Blobs in one band only, and dark blobs, of ``exposure`` as ``other`` artifacts."""
+    s = settings or BlobSettings()
+    ny, nx = exposure.shape
+    if ny < 64 * s.bin or nx < 64 * s.bin:
+        return []
+    found: list[tuple[float, tuple[float, float, float, float]]] = []
+    for scale, (grid, smooth, signif, back) in zip(s.scales, significance_maps(exposure, s)):
+        n_bands = len(signif)
+        for b in range(n_bands):
+            for sign in (1.0, -1.0):
+                z = sign * signif[b]
+                level = s.min_sigma if sign > 0 else s.min_dark_sigma
+                peaks = (z >= level) & (z >= ndimage.maximum_filter(z, size=3, mode="nearest"))
+                for py, px in zip(*np.nonzero(peaks)):
+                    peak = float(z[py, px])
+                    if sign > 0 and n_bands > 1:
+                        y0, y1, x0, x1 = max(py - 1, 0), py + 2, max(px - 1, 0), px + 2
+                        others = [float(signif[o, y0:y1, x0:x1].max()) for o in range(n_bands) if o != b]
+                        if max(others) >= s.max_other_ratio * peak:
+                            continue
+                    elif sign > 0:
+                        continue  # one band: nothing to compare with
+                    elif smooth[b, py, px] + back[b, py, px] > 0.5 * smooth[b, py, px]:
+                        continue  # darker than what is around it, not than the sky: a gap in something bright
+                    box = _blob_box(z, sign * smooth[b], py, px, peak, scale, grid, s)
+                    if box is None:
+                        continue
+                    found.append((peak, box))
+    found.sort(key=lambda item: -item[0])
+    kept: list[tuple[float, tuple[float, float, float, float]]] = []
+    for peak, box in found:
+        if kept and box_iou([box], [k[1] for k in kept])[0].max() > 0:
+            continue
+        kept.append((peak, box))
+    out = []
+    for peak, (x0, y0, x1, y1) in kept:
+        x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(nx)), min(y1, float(ny))
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            continue
+        out.append(Artifact.from_box(exposure.name, x0, y0, x1, y1, score=peak / (peak + s.min_significance),
+                                     category="other"))
+    return out
+
+
+def _blob_box(z: np.ndarray, smooth: np.ndarray, py: int, px: int, peak: float, scale: float, grid: int,
+              s: BlobSettings) -> tuple[float, float, float, float] | None:
+    """Box (x0, y0, x1, y1), full-resolution pixels, of the blob peaking at (py, px) of the
+    significance map ``z`` (None for a trail-like one); see the module's notes, step 5."""
+    reach = max(int(math.ceil(6 * scale / grid)), 4)
+    y0, y1 = max(py - reach, 0), min(py + reach + 1, z.shape[0])
+    x0, x1 = max(px - reach, 0), min(px + reach + 1, z.shape[1])
+    window = z[y0:y1, x0:x1]
+    labels, _ = ndimage.label(window >= 0.5 * peak)
+    region = labels == labels[py - y0, px - x0]
+    if region.sum() < 3:
+        return None
+    # isolated: the window's edge (inside the CCD) is near the sky, unlike a bump on an
+    # arc, a spray or a ghost's rim
+    edge = np.concatenate([window[0] if y0 > 0 else [], window[-1] if y1 < z.shape[0] else [],
+                           window[:, 0] if x0 > 0 else [], window[:, -1] if x1 < z.shape[1] else []])
+    if edge.size and float(np.median(edge)) > s.max_surround * peak:
+        return None
+    # compact: the half-peak region ends inside the window (or at the CCD's edge); a trail,
+    # a ghost's rim or a bad column runs on past it
+    rows, cols = region.any(axis=1), region.any(axis=0)
+    if ((rows[0] and y0 > 0) or (rows[-1] and y1 < z.shape[0]) or (cols[0] and x0 > 0)
+            or (cols[-1] and x1 < z.shape[1])):
+        return None
+    cy, cx, vy, vx, elongation = _shape(region, window)
+    if elongation > s.max_elongation:
+        return None
+    t2 = (scale / grid) ** 2
+    sy2 = max(vy / _HALF_PEAK_MOMENT - t2, 0.25 / grid ** 2)
+    sx2 = max(vx / _HALF_PEAK_MOMENT - t2, 0.25 / grid ** 2)
+    if max(sy2, sx2) > s.max_elongation ** 2 * min(sy2, sx2):
+        return None  # long and thin once the smoothing is taken off
+    # the blob's own peak, per pixel, from the smoothed one: a Gaussian's peak drops by
+    # its width over the width smoothed
+    amp = float(smooth[py, px]) * math.sqrt((sy2 + t2) * (sx2 + t2) / (sy2 * sx2))
+    factor = math.sqrt(2.0 * math.log(max(amp / s.visible_sigma, 1.0 / s.visible_fraction)))
+    hy, hx = factor * math.sqrt(sy2) * grid, factor * math.sqrt(sx2) * grid
+    cy, cx = (y0 + cy + 0.5) * grid, (x0 + cx + 0.5) * grid
+    return cx - hx, cy - hy, cx + hx, cy + hy
