@@ -134,6 +134,19 @@ def _shape(region: np.ndarray, weights: np.ndarray) -> tuple[float, float, float
     return cy, cx, vy, vx, math.sqrt(big / small)
 
 
+def _local_peaks(z: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the pixels of ``z`` at least ``level`` and at least their 8 neighbours."""
+    ys, xs = np.nonzero(z >= level)
+    if len(ys) == 0:
+        return ys, xs
+    padded = np.pad(z, 1, mode="edge")
+    top = np.ones(len(ys), bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            top &= z[ys, xs] >= padded[ys + dy, xs + dx]
+    return ys[top], xs[top]
+
+
 #: Weighted second moment of a 2-d Gaussian over its half-peak region, per axis, in units
 #: of its variance: E[r^2 / 2 | r^2 <= 2 ln 2] for r^2 ~ chi2(2).
 _HALF_PEAK_MOMENT = 1.0 - math.log(2.0)
@@ -152,8 +165,7 @@ def find_blobs(exposure: Exposure, settings: BlobSettings | None = None) -> list
             for sign in (1.0, -1.0):
                 z = sign * signif[b]
                 level = s.min_sigma if sign > 0 else s.min_dark_sigma
-                peaks = (z >= level) & (z >= ndimage.maximum_filter(z, size=3, mode="nearest"))
-                for py, px in zip(*np.nonzero(peaks)):
+                for py, px in zip(*_local_peaks(z, level)):
                     peak = float(z[py, px])
                     if sign > 0 and n_bands > 1:
                         y0, y1, x0, x1 = max(py - 1, 0), py + 2, max(px - 1, 0), px + 2
