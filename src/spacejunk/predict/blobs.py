@@ -91,7 +91,7 @@ def _background(binned: np.ndarray, window: int) -> np.ndarray:
 
 def _scatter(values: np.ndarray) -> float:
     """Robust standard deviation (1.4826 MAD) of ``values``, from a subsample."""
-    sample = values[::4, ::4]
+    sample = values[::8, ::8]
     return max(1.4826 * float(np.median(np.abs(sample - np.median(sample)))), 1e-12)
 
 
@@ -106,18 +106,22 @@ def significance_maps(exposure: Exposure, settings: BlobSettings | None = None):
         ignored |= ign
     if s.grow > 0:
         ignored = ndimage.binary_dilation(ignored, iterations=s.grow)
-    fine, coarse = [], []
+    fine, fine_back = [], []
     for values, _ in layers:
-        b = _bin(np.where(ignored, np.float32(0), values), s.bin)
+        values[ignored] = 0.0
+        b = _bin(values, s.bin)
         back = _background(b, max(int(round(s.background / s.bin)), 3))
-        fine.append((b - back, back))
-        coarse.append((_bin(b - back, 4), _bin(back, 4)))
+        fine.append(b - back)
+        fine_back.append(back)
+    grids = {s.bin: (fine, np.stack(fine_back)),
+             4 * s.bin: ([_bin(b, 4) for b in fine], np.stack([_bin(b, 4) for b in fine_back]))}
     out = []
     for scale in s.scales:
-        grid, stack = (s.bin, fine) if scale < 4 * s.bin * 1.5 else (4 * s.bin, coarse)
-        smooth = np.stack([ndimage.gaussian_filter(b, scale / grid, mode="constant") for b, _ in stack])
-        signif = np.stack([m / _scatter(m) for m in smooth])
-        out.append((grid, smooth, signif, np.stack([back for _, back in stack])))
+        grid = s.bin if scale < 4 * s.bin * 1.5 else 4 * s.bin
+        resid, back = grids[grid]
+        smooth = np.stack([ndimage.gaussian_filter(b, scale / grid, mode="constant") for b in resid])
+        signif = smooth / np.array([_scatter(m) for m in smooth], np.float32)[:, None, None]
+        out.append((grid, smooth, signif, back))
     return out
 
 
@@ -134,16 +138,21 @@ def _shape(region: np.ndarray, weights: np.ndarray) -> tuple[float, float, float
     return cy, cx, vy, vx, math.sqrt(big / small)
 
 
+def _neighbourhood_max(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Largest value of the 3 x 3 pixels around each (y, x), over ``maps`` (n, ny, nx) or one map."""
+    maps = maps.reshape((-1,) + maps.shape[-2:])
+    ny, nx = maps.shape[1:]
+    out = np.full(len(ys), -np.inf, np.float32)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            out = np.maximum(out, maps[:, np.clip(ys + dy, 0, ny - 1), np.clip(xs + dx, 0, nx - 1)].max(axis=0))
+    return out
+
+
 def _local_peaks(z: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """(rows, columns) of the pixels of ``z`` at least ``level`` and at least their 8 neighbours."""
     ys, xs = np.nonzero(z >= level)
-    if len(ys) == 0:
-        return ys, xs
-    padded = np.pad(z, 1, mode="edge")
-    top = np.ones(len(ys), bool)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            top &= z[ys, xs] >= padded[ys + dy, xs + dx]
+    top = z[ys, xs] >= _neighbourhood_max(z, ys, xs)
     return ys[top], xs[top]
 
 
@@ -165,17 +174,16 @@ def find_blobs(exposure: Exposure, settings: BlobSettings | None = None) -> list
             for sign in (1.0, -1.0):
                 z = sign * signif[b]
                 level = s.min_sigma if sign > 0 else s.min_dark_sigma
-                for py, px in zip(*_local_peaks(z, level)):
+                ys, xs = _local_peaks(z, level)
+                if sign > 0 and n_bands > 1:
+                    others = _neighbourhood_max(signif[[o for o in range(n_bands) if o != b]], ys, xs)
+                    keep = others < s.max_other_ratio * z[ys, xs]
+                elif sign > 0:
+                    continue  # one band: nothing to compare with
+                else:  # darker than the sky, not only than what is around it (a gap in something bright)
+                    keep = smooth[b, ys, xs] + back[b, ys, xs] <= 0.5 * smooth[b, ys, xs]
+                for py, px in zip(ys[keep], xs[keep]):
                     peak = float(z[py, px])
-                    if sign > 0 and n_bands > 1:
-                        y0, y1, x0, x1 = max(py - 1, 0), py + 2, max(px - 1, 0), px + 2
-                        others = [float(signif[o, y0:y1, x0:x1].max()) for o in range(n_bands) if o != b]
-                        if max(others) >= s.max_other_ratio * peak:
-                            continue
-                    elif sign > 0:
-                        continue  # one band: nothing to compare with
-                    elif smooth[b, py, px] + back[b, py, px] > 0.5 * smooth[b, py, px]:
-                        continue  # darker than what is around it, not than the sky: a gap in something bright
                     box = _blob_box(z, sign * smooth[b], py, px, peak, scale, grid, s)
                     if box is None:
                         continue
