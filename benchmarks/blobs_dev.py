@@ -7,53 +7,23 @@ Two commands, as docs/detector.md quotes them::
 
 Prints, at score 0.5 and at the finder's lowest score, the blobs that match a truth "other"
 box at IoU >= 0.5 (true), the others (false) and the truth boxes, then each truth box
-with its best IoU (and what it is: one band or all, bright or dark) and each false blob.
+with its best IoU (and that blob's score) and each false blob.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from spacejunk.evaluate.coco import box_iou
-from spacejunk.io import read_artifacts, read_exposure
-from spacejunk.io.exposure import find_images
-from spacejunk.predict.blobs import BlobSettings, find_blobs
-from spacejunk.simulate import simulate_image
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _dev_images import dev_images, match  # noqa: E402
 
-
-def count(found, boxes, min_score: float) -> tuple[np.ndarray, list]:
-    """(true, false, truth boxes) of ``found`` scoring at least ``min_score``, and the false ones."""
-    tp, false = 0, []
-    hit: set[int] = set()
-    for f in sorted(found, key=lambda a: -a.score):
-        if f.score < min_score:
-            continue
-        if boxes:
-            iou = box_iou([f.box], boxes)[0]
-            j = int(iou.argmax())
-            if iou[j] >= 0.5 and j not in hit:
-                hit.add(j)
-                tp += 1
-                continue
-        false.append(f)
-    return np.array([tp, len(false), len(boxes)]), false
-
-
-def _images(folders):
-    if not folders:
-        for seed in range(200, 240):
-            sim = simulate_image(seed=seed, name=f"other_{seed}", artifacts=["other"])
-            yield sim.exposure, list(sim.artifacts)
-        return
-    for folder in folders:
-        truth: dict[str, list] = {}
-        for a in read_artifacts(f"{folder}/truth.csv"):
-            truth.setdefault(a.image, []).append(a)
-        for name, files in find_images(folder).items():
-            yield read_exposure(files), truth.get(name, [])
+from spacejunk.evaluate.coco import box_iou  # noqa: E402
+from spacejunk.predict.blobs import BlobSettings, find_blobs  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -64,14 +34,14 @@ def main(argv=None) -> int:
     low = settings.min_sigma / (settings.min_sigma + settings.min_significance)
     totals = {0.5: np.zeros(3, int), low: np.zeros(3, int)}
     seconds = []
-    for exposure, truth in _images(args.folders):
+    for exposure, truth in dev_images(args.folders, category="other", seeds=range(200, 240)):
         t0 = time.perf_counter()
         found = find_blobs(exposure, settings)
         seconds.append(time.perf_counter() - t0)
         boxes = [a.box for a in truth if a.category == "other"]
         for level in totals:
-            counts, false = count(found, boxes, level)
-            totals[level] += counts
+            tp, false = match(found, boxes, level)
+            totals[level] += [tp, len(false), len(boxes)]
         for box in boxes:
             best = max((float(box_iou([box], [f.box])[0, 0]), f.score) for f in found) if found else (0.0, 0.0)
             print(f"{exposure.name}: truth {np.round(box).astype(int).tolist()} best IoU {best[0]:.2f} "

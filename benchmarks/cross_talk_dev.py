@@ -12,47 +12,22 @@ that match a truth copy at IoU >= 0.5 (true), the others (false) and the truth c
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from spacejunk.evaluate.coco import box_iou
-from spacejunk.io import read_artifacts, read_exposure
-from spacejunk.io.exposure import find_images
-from spacejunk.predict.cross_talk import CrossTalkSettings, find_cross_talk
-from spacejunk.simulate import simulate_image
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _dev_images import dev_images, match  # noqa: E402
+
+from spacejunk.predict.cross_talk import CrossTalkSettings, find_cross_talk  # noqa: E402
 
 
 def count(found, truth) -> np.ndarray:
     """(true, false, truth copies) of ``found`` at score 0.5 and IoU 0.5."""
     boxes = [a.box for a in truth if a.category == "cross-talk"]
-    tp = fp = 0
-    hit: set[int] = set()
-    for f in sorted(found, key=lambda a: -a.score):
-        if f.score < 0.5:
-            continue
-        if boxes:
-            iou = box_iou([f.box], boxes)[0]
-            j = int(iou.argmax())
-            if iou[j] >= 0.5 and j not in hit:
-                hit.add(j)
-                tp += 1
-                continue
-        fp += 1
-    return np.array([tp, fp, len(boxes)])
-
-
-def _images(folders):
-    if not folders:
-        for seed in range(100, 140):
-            sim = simulate_image(seed=seed, artifacts=["cross-talk"])
-            yield sim.exposure, sim.artifacts
-        return
-    for folder in folders:
-        truth: dict[str, list] = {}
-        for a in read_artifacts(f"{folder}/truth.csv"):
-            truth.setdefault(a.image, []).append(a)
-        for name, files in find_images(folder).items():
-            yield read_exposure(files), truth.get(name, [])
+    tp, false = match(found, boxes, 0.5)
+    return np.array([tp, len(false), len(boxes)])
 
 
 def main(argv=None) -> int:
@@ -60,7 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("folders", nargs="*", help="data folders with truth.csv (default: 40 one-copy CCDs in memory)")
     args = p.parse_args(argv)
     without, with_ = np.zeros(3, int), np.zeros(3, int)
-    for exposure, truth in _images(args.folders):
+    for exposure, truth in dev_images(args.folders, category="cross-talk", seeds=range(100, 140)):
         a = count(find_cross_talk(exposure, CrossTalkSettings(split_sigma=0.0)), truth)
         b = count(find_cross_talk(exposure), truth)
         without += a
