@@ -454,9 +454,10 @@ def detect_exposure(
         place of the network's satellites and airplanes.
     found : dict of str to list of Artifact, optional
         What the other finders the model asks for (:data:`spacejunk.predict.finders.FINDERS`:
-        ``meta["cosmic_rays"]``, ``meta["cross_talk"]``, ``meta["dark_halos"]``) found,
-        by key; those missing are run here. Each is reported in place of the network's
-        artifacts of its category.
+        ``meta["cosmic_rays"]``, ``meta["cross_talk"]``, ``meta["dark_halos"]``, ...)
+        found, by key; those missing are run here. Each is reported in place of the
+        network's artifacts of its category (the odd blobs less those beside a trail or
+        on a cosmic ray, cross-talk copy, dark halo or bad column found).
 
     Returns
     -------
@@ -496,9 +497,10 @@ def detect_exposure(
                             threshold)
         arts = _with_fans(arts, fans_to_artifacts(fans, name=exposure.name, shape=exposure.shape,
                                                   min_sigma=min_sigma), threshold)
+    # the blobs last: one beside a trail (an airplane's lights) or on another finder's
+    # artifact is a piece of that
     for key, found_here in sorted(run_finders(exposure, meta, found).items(), key=lambda kv: kv[0] == "blobs"):
-        if key == "blobs":  # last: a blob beside a trail (an airplane's lights) or on
-            # another artifact is a piece of that
+        if key == "blobs":
             found_here = _apart_from(_off_trails(found_here, trails or []),
                                      [a for a in arts if a.category in _BLOB_HOSTS])
         arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)

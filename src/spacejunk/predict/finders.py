@@ -3,8 +3,9 @@
 A *finder* looks for one kind of artifact from its physics, not from training: cosmic
 rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`), dark
 halos (:mod:`.dark_halos`), unflagged bad columns (:mod:`.column_masks`), tape bumps
-(:mod:`.tape_bumps`) and blobs in one band only or darker than the sky (:mod:`.blobs`); straight trails (:mod:`.trails`) have their own module, as
-their pixels (not only their box) matter. A checkpoint asks for a finder by a key of its
+(:mod:`.tape_bumps`) and blobs in one band only or darker than the sky (:mod:`.blobs`);
+straight trails (:mod:`.trails`) have their own module, as their pixels (not only their
+box) matter. A checkpoint asks for a finder by a key of its
 metadata holding the finder's settings (``meta["dark_halos"] = {...}``); the detector
 reports what a finder finds in place of the network's artifacts of that category, and
 the classifier scores each tile at least as high as the finders' artifacts covering it.
