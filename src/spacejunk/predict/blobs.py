@@ -24,7 +24,7 @@ For every band:
    that region, less the smoothing; candidates longer than ``max_elongation`` times their
    width are trails, the cosmic-ray and trail finders' business. The box is where the blob,
    Gaussian of that shape, is at least ``min(visible_sigma, visible_fraction * peak)``
-   (what the simulator's truth boxes too: ``spacejunk.simulate``'s ``visible_footprint``);
+   (the simulator's rule for its truth boxes, ``visible_footprint``);
 6. of candidates whose boxes overlap, the most significant is kept.
 
 The score is ``significance / (significance + min_significance)`` (0.5 at
