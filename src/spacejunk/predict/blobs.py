@@ -38,13 +38,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.stats import mad_std
 from scipy import ndimage
 
 from ..categories import DESDM_BITS
 from ..evaluate.coco import box_iou
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from ..preprocess.normalise import noise_units
+from ..preprocess.normalise import bin_image, noise_units
 
 __all__ = ["BlobSettings", "find_blobs", "significance_maps"]
 
@@ -71,28 +72,18 @@ class BlobSettings:
     min_significance: float = 15.0
 
 
-def _bin(image: np.ndarray, size: int) -> np.ndarray:
-    """Mean of ``size`` x ``size`` blocks (the last partial row and column of blocks dropped)."""
-    ny, nx = image.shape[0] // size * size, image.shape[1] // size * size
-    return image[:ny, :nx].reshape(ny // size, size, nx // size, size).mean(axis=(1, 3), dtype=np.float32)
-
-
 def _background(binned: np.ndarray, window: int) -> np.ndarray:
     """Running median over ``window`` binned pixels, computed on blocks an eighth of it and spread back."""
     c = max(window // 8, 1)
-    coarse = _bin(binned, c)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        back = ndimage.median_filter(coarse, size=max(window // c, 1), mode="nearest")
-    back = np.repeat(np.repeat(back, c, axis=0), c, axis=1)
-    ny, nx = binned.shape
-    return np.pad(back, ((0, ny - back.shape[0]), (0, nx - back.shape[1])), mode="edge")[:ny, :nx]
+        back = ndimage.median_filter(bin_image(binned, c), size=max(window // c, 1), mode="nearest")
+    return np.repeat(np.repeat(back, c, axis=0), c, axis=1)[:binned.shape[0], :binned.shape[1]]
 
 
 def _scatter(values: np.ndarray) -> float:
-    """Robust standard deviation (1.4826 MAD) of ``values``, from a subsample."""
-    sample = values[::8, ::8]
-    return max(1.4826 * float(np.median(np.abs(sample - np.median(sample)))), 1e-12)
+    """Robust standard deviation (MAD) of ``values``, from a subsample."""
+    return max(float(mad_std(values[::8, ::8])), 1e-12)
 
 
 def significance_maps(exposure: Exposure, settings: BlobSettings | None = None):
@@ -109,12 +100,12 @@ def significance_maps(exposure: Exposure, settings: BlobSettings | None = None):
     fine, fine_back = [], []
     for values, _ in layers:
         values[ignored] = 0.0
-        b = _bin(values, s.bin)
+        b = bin_image(values, s.bin)
         back = _background(b, max(int(round(s.background / s.bin)), 3))
         fine.append(b - back)
         fine_back.append(back)
-    grids = {s.bin: (fine, np.stack(fine_back)),
-             4 * s.bin: ([_bin(b, 4) for b in fine], np.stack([_bin(b, 4) for b in fine_back]))}
+    fine, fine_back = np.stack(fine), np.stack(fine_back)
+    grids = {s.bin: (fine, fine_back), 4 * s.bin: (bin_image(fine, 4), bin_image(fine_back, 4))}
     out = []
     for scale in s.scales:
         grid = s.bin if scale < 4 * s.bin * 1.5 else 4 * s.bin

@@ -497,10 +497,9 @@ def detect_exposure(
                             threshold)
         arts = _with_fans(arts, fans_to_artifacts(fans, name=exposure.name, shape=exposure.shape,
                                                   min_sigma=min_sigma), threshold)
-    # the blobs last: one beside a trail (an airplane's lights) or on another finder's
-    # artifact is a piece of that
-    for key, found_here in sorted(run_finders(exposure, meta, found).items(), key=lambda kv: kv[0] == "blobs"):
-        if key == "blobs":
+    for key, found_here in run_finders(exposure, meta, found).items():
+        if key == "blobs":  # last in FINDERS: one beside a trail (an airplane's lights) or on
+            # another finder's artifact is a piece of that
             found_here = _apart_from(_off_trails(found_here, trails or []),
                                      [a for a in arts if a.category in _BLOB_HOSTS])
         arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)

@@ -30,7 +30,8 @@ from .tape_bumps import TapeBumpSettings, find_tape_bumps
 __all__ = ["FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "box_tile_scores",
            "finder_tile_scores", "record_finder_scores"]
 
-#: Metadata key -> (category reported, finder, its settings class).
+#: Metadata key -> (category reported, finder, its settings class); the detector relies on
+#: the odd blobs coming last (it drops those on the others' artifacts).
 FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
     "cosmic_rays": ("cosmic-ray", find_cosmic_rays, CosmicRaySettings),
     "cross_talk": ("cross-talk", find_cross_talk, CrossTalkSettings),

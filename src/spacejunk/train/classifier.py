@@ -158,9 +158,9 @@ class ClassifierTrainSettings:
         checkpoint) at inference; the threshold is chosen with them.
     finders : tuple of str
         Other finders (keys of :data:`spacejunk.predict.finders.FINDERS`) whose artifacts
-        raise the scores of the tiles they cover, likewise (default cross-talk, dark halos
-        and bad columns; the cosmic-ray finder adds more false tiles than it finds on
-        validation).
+        raise the scores of the tiles they cover, likewise (default cross-talk, dark halos,
+        bad columns and odd blobs; the cosmic-ray finder adds more false tiles than it finds
+        on validation).
     mask_flagged : bool
         Pixels DESDM has flagged as bad, saturated or bleed trail
         (:data:`spacejunk.categories.FLAGGED_BITS`) are set to the sky in the network's
