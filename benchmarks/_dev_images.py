@@ -45,3 +45,35 @@ def match(found, boxes, min_score: float) -> tuple[int, list]:
                 continue
         false.append(f)
     return tp, false
+
+
+def report(find, *, category: str, folders, seeds, low: float) -> dict[float, list[int]]:
+    """Run ``find(exposure)`` on :func:`dev_images` and print, per image, each truth
+    ``category`` box with its best IoU (and that artifact's score) and each false artifact
+    at ``low``; then, at score 0.5 and at ``low``, the artifacts found true, false and the
+    truth boxes, and the median time per image. Returns ``{level: [true, false, truth]}``."""
+    import time
+
+    import numpy as np
+
+    totals = {0.5: np.zeros(3, int), low: np.zeros(3, int)}
+    seconds = []
+    for exposure, truth in dev_images(folders, category=category, seeds=seeds):
+        t0 = time.perf_counter()
+        found = find(exposure)
+        seconds.append(time.perf_counter() - t0)
+        boxes = [a.box for a in truth if a.category == category]
+        false = []
+        for level in totals:
+            tp, false = match(found, boxes, level)
+            totals[level] += [tp, len(false), len(boxes)]
+        for box in boxes:
+            best = max((float(box_iou([box], [f.box])[0, 0]), f.score) for f in found) if found else (0.0, 0.0)
+            print(f"{exposure.name}: truth {np.round(box).astype(int).tolist()} best IoU {best[0]:.2f} "
+                  f"(score {best[1]:.2f})")
+        for f in false:
+            print(f"{exposure.name}:   false {np.round(f.box).astype(int).tolist()} score {f.score:.2f}")
+    for level, t in totals.items():
+        print(f"score >= {level:.2f}: true {t[0]}, false {t[1]}, truth {t[2]}")
+    print(f"{np.median(seconds):.2f} s per image (median of {len(seconds)})")
+    return {k: v.tolist() for k, v in totals.items()}
