@@ -327,6 +327,9 @@ def _off_mask(artifacts: list[Artifact], mask: np.ndarray, max_fraction: float =
 #: (their knots can be brighter in one band) took true blobs with them, measured worse.
 _BLOB_HOSTS = frozenset({"cosmic-ray", "cross-talk", "dark-halo", "column-mask"})
 
+#: Categories whose artifacts, at the model's threshold, make the brush strokes on them their own streaks.
+_STREAK_HOSTS = frozenset({"bright-spray", "bright-arc", "satellite"})
+
 
 def _off_trails(artifacts: list[Artifact], trails, reach: float = 40.0) -> list[Artifact]:
     """The ``artifacts`` whose centre lies farther than ``reach`` px, or three widths, from
@@ -456,8 +459,9 @@ def detect_exposure(
         What the other finders the model asks for (:data:`spacejunk.predict.finders.FINDERS`:
         ``meta["cosmic_rays"]``, ``meta["cross_talk"]``, ``meta["dark_halos"]``, ...)
         found, by key; those missing are run here. Each is reported in place of the
-        network's artifacts of its category (the odd blobs less those beside a trail or
-        on a cosmic ray, cross-talk copy, dark halo or bad column found).
+        network's artifacts of its category (the brush strokes less those along a trail or
+        on a spray, an arc or a satellite reported at the model's threshold, the odd blobs less those beside a trail or on a cosmic ray, cross-talk copy, dark
+        halo or bad column found).
 
     Returns
     -------
@@ -498,10 +502,14 @@ def detect_exposure(
         arts = _with_fans(arts, fans_to_artifacts(fans, name=exposure.name, shape=exposure.shape,
                                                   min_sigma=min_sigma), threshold)
     for key, found_here in run_finders(exposure, meta, found).items():
-        if key == "blobs":  # last in FINDERS: one beside a trail (an airplane's lights) or on
-            # another finder's artifact is a piece of that
-            found_here = _apart_from(_off_trails(found_here, trails or []),
-                                     [a for a in arts if a.category in _BLOB_HOSTS])
+        if key in ("brush_strokes", "blobs"):  # streaks along a trail are the trail (or a
+            # spray's rays), blobs beside one an airplane's lights
+            found_here = _off_trails(found_here, trails or [])
+        if key == "brush_strokes":  # streaks on a spray, an arc or a satellite the model reports are its own
+            sure = max(threshold, float(meta.get("threshold", 0.5)))
+            found_here = _apart_from(found_here, [a for a in arts if a.category in _STREAK_HOSTS and a.score >= sure])
+        if key == "blobs":  # last in FINDERS: one on another finder's artifact is a piece of that
+            found_here = _apart_from(found_here, [a for a in arts if a.category in _BLOB_HOSTS])
         arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
     if not arts:
         warnings.warn(f"no artifact found in {exposure.name}", NoArtifactsWarning, stacklevel=2)

@@ -3,7 +3,8 @@
 A *finder* looks for one kind of artifact from its physics, not from training: cosmic
 rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`), dark
 halos (:mod:`.dark_halos`), unflagged bad columns (:mod:`.column_masks`), tape bumps
-(:mod:`.tape_bumps`) and blobs in one band only or darker than the sky (:mod:`.blobs`);
+(:mod:`.tape_bumps`), brush strokes (:mod:`.brush_strokes`) and blobs in one band only or
+darker than the sky (:mod:`.blobs`);
 straight trails (:mod:`.trails`) have their own module, as their pixels (not only their
 box) matter. A checkpoint asks for a finder by a key of its
 metadata holding the finder's settings (``meta["dark_halos"] = {...}``); the detector
@@ -21,6 +22,7 @@ import numpy as np
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from .blobs import BlobSettings, find_blobs
+from .brush_strokes import BrushStrokeSettings, find_brush_strokes
 from .column_masks import ColumnMaskSettings, find_column_masks
 from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
 from .cross_talk import CrossTalkSettings, find_cross_talk
@@ -38,6 +40,7 @@ FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
     "dark_halos": ("dark-halo", find_dark_halos, DarkHaloSettings),
     "column_masks": ("column-mask", find_column_masks, ColumnMaskSettings),
     "tape_bumps": ("tape-bump", find_tape_bumps, TapeBumpSettings),
+    "brush_strokes": ("brush-strokes", find_brush_strokes, BrushStrokeSettings),
     "blobs": ("other", find_blobs, BlobSettings),
 }
 
