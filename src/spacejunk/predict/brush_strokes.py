@@ -7,29 +7,38 @@ blurs them into the sky; summed along their length they stand out by many sigma.
 or a galaxy is as bright along every direction, a streak along one only. So:
 
 1. every band in noise units above the sky, DESDM-flagged pixels set to the sky and each
-   pixel clipped to ``[-clip, clip]`` sigma (stars weigh no more than a bright streak),
-   the bands summed (over the square root of their number) and binned ``bin`` x ``bin``,
-   less the median of the ``background``-px boxes around each (ghosts and gradients);
-2. filtered along ``n_angles`` directions with a line ``length`` px long (a Gaussian
-   cross-section of ``width`` px), each filtered map in units of its own robust scatter;
-3. the *streakiness* of a pixel is its best direction's significance less the median over
+   pixel clipped to ``[-clip, clip]`` sigma, the bands summed (over the square root of
+   their number) and binned ``bin`` x ``bin``, less the median of the ``background``-px
+   boxes around each (ghosts and gradients), in units of its own scatter and clipped to
+   ``[-binned_clip, binned_clip]`` (a star weighs no more than a bright streak);
+2. filtered along ``n_angles`` directions by the two halves of a line ``length`` px long
+   (a Gaussian cross-section of ``width`` px), each in units of its own robust scatter. A direction's response is the smaller of its two halves' (a
+   streak fills both, a star or a galaxy's end at most one); near the CCD's edge, a half
+   lying mostly outside it is not asked;
+3. the *streakiness* of a pixel is its best direction's response less the median over
    all directions (a star's is about 0); pixels of at least ``min_sigma`` are marked,
    except along ``axis_tolerance_deg`` of the columns (bad columns, cross-talk and bleed
    trails run there, and have their own finders);
-4. the marks are closed by ``join`` px (the streaks of one brush are a few to tens of
-   pixels apart) and each group whose streaks agree in direction (the resultant length of
-   their doubled angles at least ``min_coherence``) and reach at least ``min_length`` px
-   along it is a brush;
-5. its box holds the group's pixels whose best-direction response is at least
-   ``box_fraction`` of the group's highest (the simulator's truth boxes hold the strokes'
-   sum down to 0.2 of its peak).
+4. the marks are closed by ``join`` px into groups; a group at least ``min_coherence`` of
+   whose streakiness lies within one direction step of its commonest direction, reaching
+   at least ``min_length`` px along it, is streaks of one direction. Those of about the same
+   direction within ``join_pieces`` px of each other are one bundle (a brush's streaks are
+   up to hundreds of pixels apart);
+5. a bundle is a brush unless it reaches over ``max_length`` px along its direction (a
+   spray's rays, a satellite: the strokes are at most 1,500 px long), is a strip at most
+   ``edge`` px thick along the CCD's edge (its edge rows or columns), or is within
+   ``spike_tolerance_deg`` of the rows with a saturated pixel in its rows within
+   ``spike_reach`` px (a diffraction spike: the Blanco's vanes put them along the CCD's
+   rows and columns);
+6. its box holds the bundle's pixels of at least ``box_fraction`` of its highest
+   streakiness (the simulator's truth boxes hold the strokes' sum down to 0.2 of its peak).
 
-The score is ``total / (total + min_total)``, ``total`` the group's summed streakiness over
-the square root of its number of pixels (0.5 at ``min_total``).
+The score is ``total / (total + min_total)``, ``total`` the bundle's summed streakiness
+over the square root of its number of pixels (0.5 at ``min_total``).
 
-A satellite trail is a streak too; callers that find trails drop brushes on them (the
-detector does). Sprays of rays and bright arcs are streaky and are reported when their
-streaks are near enough to parallel.
+A satellite trail is a streak too, and so are a spray's rays and an arc: the detector
+drops the brushes along a trail it found or on a spray, an arc or a satellite it reports
+(:func:`spacejunk.predict.detector.detect_exposure`).
 """
 
 from __future__ import annotations
@@ -46,14 +55,9 @@ from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
-from .blobs import _background
+from .blobs import IGNORED_BITS, _background
 
 __all__ = ["BrushStrokeSettings", "streakiness", "find_brush_strokes"]
-
-#: Pixels set to the sky before streaks are looked for.
-IGNORED_BITS = (DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["CRAY"] | DESDM_BITS["TRAIL"]
-                | DESDM_BITS["EDGEBLEED"] | DESDM_BITS["EDGE"] | DESDM_BITS["BADAMP"] | DESDM_BITS["INTERP"])
-
 
 @dataclass(frozen=True)
 class BrushStrokeSettings:
@@ -66,7 +70,6 @@ class BrushStrokeSettings:
     n_angles: int = 24
     length: float = 120.0
     width: float = 4.0
-    side: float = 0.0
     min_sigma: float = 5.0
     axis_tolerance_deg: float = 3.0
     join: float = 24.0
@@ -110,14 +113,6 @@ def _binned_sum(exposure: Exposure, s: BrushStrokeSettings) -> np.ndarray:
     return np.clip(binned, -s.binned_clip, s.binned_clip)
 
 
-def _shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``a`` moved by (dy, dx) pixels, the uncovered edge repeating its nearest row or column."""
-    ny, nx = a.shape
-    ys = np.clip(np.arange(ny) - dy, 0, ny - 1)
-    xs = np.clip(np.arange(nx) - dx, 0, nx - 1)
-    return a[ys[:, None], xs[None, :]]
-
-
 def _run_inside(xx: np.ndarray, yy: np.ndarray, ux: float, uy: float, nx: int, ny: int) -> np.ndarray:
     """How far from each pixel (xx, yy) one can go along (ux, uy) before leaving the ``ny`` x ``nx`` grid."""
     big = np.float32(1e9)
@@ -139,16 +134,12 @@ def streakiness(exposure: Exposure, settings: BrushStrokeSettings | None = None
     spectrum = rfft2(image, shape)
     maps = np.empty((s.n_angles, ny, nx), np.float32)
     c = k // 2
-    side = s.side / s.bin
     yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32)
     reach = np.float32(s.length / s.bin / 2)
     for i, pair in enumerate(kernels):
-        dy, dx = int(round(side * math.cos(angles[i]))), int(round(-side * math.sin(angles[i])))
         halves = []
         for kern in pair:
             m = irfft2(spectrum * rfft2(kern, shape), shape)[c:c + ny, c:c + nx]
-            if side > 0:
-                m = m - np.maximum(_shifted(m, dy, dx), _shifted(m, -dy, -dx))  # a ridge, not a plateau's edge
             halves.append(m / max(float(mad_std(m[::4, ::4])), 1e-12))
         # a streak fills both halves, a star at most one; near the CCD's edge a half lying
         # mostly outside it says nothing (a convolution reads the first half, whose kernel
