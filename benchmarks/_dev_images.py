@@ -77,3 +77,15 @@ def report(find, *, category: str, folders, seeds, low: float) -> dict[float, li
         print(f"score >= {level:.2f}: true {t[0]}, false {t[1]}, truth {t[2]}")
     print(f"{np.median(seconds):.2f} s per image (median of {len(seconds)})")
     return {k: v.tolist() for k, v in totals.items()}
+
+
+def dev_main(doc: str, find, *, category: str, seeds, low: float, argv=None) -> int:
+    """A finder's development script: its folders from the command line (none: ``seeds``
+    simulated in memory), then :func:`report`."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("folders", nargs="*", help=f"data folders with truth.csv (default: {len(seeds)} CCDs in memory)")
+    args = p.parse_args(argv)
+    report(find, category=category, folders=args.folders, seeds=seeds, low=low)
+    return 0

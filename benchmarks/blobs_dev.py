@@ -12,24 +12,19 @@ IoU >= 0.5 (true), the others (false) and the truth boxes.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _dev_images import report  # noqa: E402
+from _dev_images import dev_main  # noqa: E402
 
 from spacejunk.predict.blobs import BlobSettings, find_blobs  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("folders", nargs="*", help="data folders with truth.csv (default: 40 one-blob CCDs in memory)")
-    args = p.parse_args(argv)
     s = BlobSettings()
-    report(lambda e: find_blobs(e, s), category="other", folders=args.folders, seeds=range(200, 240),
-           low=s.min_sigma / (s.min_sigma + s.min_significance))
-    return 0
+    return dev_main(__doc__, lambda e: find_blobs(e, s), category="other", seeds=range(200, 240),
+                    low=s.min_sigma / (s.min_sigma + s.min_significance), argv=argv)
 
 
 if __name__ == "__main__":

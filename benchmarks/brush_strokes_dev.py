@@ -12,24 +12,19 @@ at IoU >= 0.5 (true), the others (false) and the truth boxes.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _dev_images import report  # noqa: E402
+from _dev_images import dev_main  # noqa: E402
 
 from spacejunk.predict.brush_strokes import BrushStrokeSettings, find_brush_strokes  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("folders", nargs="*", help="data folders with truth.csv (default: 40 CCDs in memory)")
-    args = p.parse_args(argv)
     s = BrushStrokeSettings()
-    report(lambda e: find_brush_strokes(e, s), category="brush-strokes", folders=args.folders,
-           seeds=range(300, 340), low=0.0)
-    return 0
+    return dev_main(__doc__, lambda e: find_brush_strokes(e, s), category="brush-strokes", seeds=range(300, 340),
+                    low=0.0, argv=argv)
 
 
 if __name__ == "__main__":
