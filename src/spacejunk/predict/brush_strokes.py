@@ -12,9 +12,10 @@ or a galaxy is as bright along every direction, a streak along one only. So:
    boxes around each (ghosts and gradients), in units of its own scatter and clipped to
    ``[-binned_clip, binned_clip]`` (a star weighs no more than a bright streak);
 2. filtered along ``n_angles`` directions by the two halves of a line ``length`` px long
-   (a Gaussian cross-section of ``width`` px), each in units of its own robust scatter. A direction's response is the smaller of its two halves' (a
-   streak fills both, a star or a galaxy's end at most one); near the CCD's edge, a half
-   lying mostly outside it is not asked;
+   (a Gaussian cross-section of ``width`` px), each in units of its own robust scatter. A
+   direction's response is the smaller of its two halves' (a streak fills both, a star or
+   a galaxy's end at most one); near the CCD's edge, a half lying mostly outside it is not
+   asked;
 3. the *streakiness* of a pixel is its best direction's response less the median over
    all directions (a star's is about 0); pixels of at least ``min_sigma`` are marked,
    except along ``axis_tolerance_deg`` of the columns (bad columns, cross-talk and bleed
@@ -30,8 +31,9 @@ or a galaxy is as bright along every direction, a streak along one only. So:
    ``spike_tolerance_deg`` of the rows with a saturated pixel in its rows within
    ``spike_reach`` px (a diffraction spike: the Blanco's vanes put them along the CCD's
    rows and columns);
-6. its box holds the bundle's pixels of at least ``box_fraction`` of its highest
-   streakiness (the simulator's truth boxes hold the strokes' sum down to 0.2 of its peak).
+6. its box holds each of its groups' pixels of at least ``box_fraction`` of that group's
+   highest streakiness (the simulator's truth boxes hold the strokes' sum down to 0.2 of
+   its peak).
 
 The score is ``total / (total + min_total)``, ``total`` the bundle's summed streakiness
 over the square root of its number of pixels (0.5 at ``min_total``).
@@ -145,17 +147,42 @@ def streakiness(exposure: Exposure, settings: BrushStrokeSettings | None = None
         # mostly outside it says nothing (a convolution reads the first half, whose kernel
         # points along +u, from the pixels along -u)
         ux, uy = math.cos(angles[i]), math.sin(angles[i])
-        valid = [_run_inside(xx, yy, -ux, -uy, nx, ny) >= 0.5 * reach, _run_inside(xx, yy, ux, uy, nx, ny) >= 0.5 * reach]
+        valid = [_run_inside(xx, yy, -ux, -uy, nx, ny) >= 0.5 * reach,
+                 _run_inside(xx, yy, ux, uy, nx, ny) >= 0.5 * reach]
         maps[i] = np.where(valid[0] & valid[1], np.minimum(*halves), np.where(valid[0], halves[0], halves[1]))
-
-
     best_i = maps.argmax(axis=0)
     best = np.take_along_axis(maps, best_i[None], axis=0)[0]
     return best - np.median(maps, axis=0), angles[best_i]
 
 
+@dataclass
+class _Group:
+    """Streaky pixels of one direction (binned grid): direction (radians), box (x0, y0, x1,
+    y1), summed streakiness, number of pixels, their columns and rows."""
+
+    theta: float
+    box: tuple[int, int, int, int]
+    weight: float
+    n: int
+    xx: np.ndarray
+    yy: np.ndarray
+
+    def length(self) -> float:
+        """Extent along its direction, binned pixels."""
+        along = self.xx * math.cos(self.theta) + self.yy * math.sin(self.theta)
+        return float(along.max() - along.min())
+
+    def joined(self, other: "_Group") -> "_Group":
+        """The two groups as one, its direction their weighted mean."""
+        a = self.weight * np.exp(2j * self.theta) + other.weight * np.exp(2j * other.theta)
+        box = (min(self.box[0], other.box[0]), min(self.box[1], other.box[1]),
+               max(self.box[2], other.box[2]), max(self.box[3], other.box[3]))
+        return _Group(float(np.angle(a) / 2) % math.pi, box, self.weight + other.weight, self.n + other.n,
+                      np.concatenate([self.xx, other.xx]), np.concatenate([self.yy, other.yy]))
+
+
 def _groups(streak: np.ndarray, angle: np.ndarray, s: BrushStrokeSettings) -> list[_Group]:
-    """Steps 3-5 of the module's notes: groups of streaky pixels of one direction, binned grid."""
+    """Steps 3-4 of the module's notes: groups of streaky pixels of one direction, binned grid."""
     step = math.pi / s.n_angles
     # angle from the x axis; columns run along y (pi / 2)
     off_axis = np.abs(angle - math.pi / 2) > math.radians(s.axis_tolerance_deg)
@@ -183,30 +210,6 @@ def _groups(streak: np.ndarray, angle: np.ndarray, s: BrushStrokeSettings) -> li
         box = (int(xx[keep].min()), int(yy[keep].min()), int(xx[keep].max()) + 1, int(yy[keep].max()) + 1)
         out.append(_Group(theta % math.pi, box, float(w.sum()), int(region.sum()), xx, yy))
     return out
-
-
-@dataclass
-class _Group:
-    """Streaky pixels of one direction (binned grid): direction (radians), box (x0, y0, x1,
-    y1), summed streakiness, number of pixels, their columns and rows."""
-
-    theta: float
-    box: tuple[int, int, int, int]
-    weight: float
-    n: int
-    xx: np.ndarray
-    yy: np.ndarray
-
-    def length(self) -> float:
-        along = self.xx * math.cos(self.theta) + self.yy * math.sin(self.theta)
-        return float(along.max() - along.min())
-
-    def joined(self, other: "_Group") -> "_Group":
-        a = self.weight * np.exp(2j * self.theta) + other.weight * np.exp(2j * other.theta)
-        box = (min(self.box[0], other.box[0]), min(self.box[1], other.box[1]),
-               max(self.box[2], other.box[2]), max(self.box[3], other.box[3]))
-        return _Group(float(np.angle(a) / 2) % math.pi, box, self.weight + other.weight, self.n + other.n,
-                      np.concatenate([self.xx, other.xx]), np.concatenate([self.yy, other.yy]))
 
 
 def _join_pieces(groups: list[_Group], reach: float, max_turn: float) -> list[_Group]:
@@ -266,8 +269,9 @@ def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None 
     saturated = bin_image(saturated.astype(np.float32), s.bin) > 0
     out = []
     for g in groups:
-        if g.length() * s.bin > s.max_length or _along_edge(g, streak.shape, s.edge / s.bin) or _on_spike(g, saturated, s):
-            continue
+        if (g.length() * s.bin > s.max_length or _along_edge(g, streak.shape, s.edge / s.bin)
+                or _on_spike(g, saturated, s)):
+            continue  # a spray's rays or a satellite, the CCD's edge, a diffraction spike
         total = g.weight / math.sqrt(g.n)
         x0, y0, x1, y1 = (v * s.bin for v in g.box)
         out.append(Artifact.from_box(exposure.name, float(x0), float(y0), float(min(x1, nx)), float(min(y1, ny)),

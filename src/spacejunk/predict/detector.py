@@ -327,7 +327,10 @@ def _off_mask(artifacts: list[Artifact], mask: np.ndarray, max_fraction: float =
 #: (their knots can be brighter in one band) took true blobs with them, measured worse.
 _BLOB_HOSTS = frozenset({"cosmic-ray", "cross-talk", "dark-halo", "column-mask"})
 
-#: Categories whose artifacts, at the model's threshold, make the brush strokes on them their own streaks.
+#: Categories whose artifacts, at the model's threshold, make the brush strokes on them
+#: their own streaks (a spray's rays, an arc's, a satellite the trail finder did not
+#: report): measured on seeds 3 and 7, precision at 0.5 +0.01-0.02 and no true brush lost.
+#: Not airplanes: the one true brush that would have gone lay on a false airplane.
 _STREAK_HOSTS = frozenset({"bright-spray", "bright-arc", "satellite"})
 
 
@@ -459,9 +462,10 @@ def detect_exposure(
         What the other finders the model asks for (:data:`spacejunk.predict.finders.FINDERS`:
         ``meta["cosmic_rays"]``, ``meta["cross_talk"]``, ``meta["dark_halos"]``, ...)
         found, by key; those missing are run here. Each is reported in place of the
-        network's artifacts of its category (the brush strokes less those along a trail or
-        on a spray, an arc or a satellite reported at the model's threshold, the odd blobs less those beside a trail or on a cosmic ray, cross-talk copy, dark
-        halo or bad column found).
+        network's artifacts of its category: the brush strokes less those along a trail
+        or on a spray, an arc or a satellite reported at the model's threshold, the odd
+        blobs less those beside a trail or on a cosmic ray, cross-talk copy, dark halo or
+        bad column found.
 
     Returns
     -------
@@ -505,7 +509,7 @@ def detect_exposure(
         if key in ("brush_strokes", "blobs"):  # streaks along a trail are the trail (or a
             # spray's rays), blobs beside one an airplane's lights
             found_here = _off_trails(found_here, trails or [])
-        if key == "brush_strokes":  # streaks on a spray, an arc or a satellite the model reports are its own
+        if key == "brush_strokes":  # hosts at the model's own threshold, whatever is asked for
             sure = max(threshold, float(meta.get("threshold", 0.5)))
             found_here = _apart_from(found_here, [a for a in arts if a.category in _STREAK_HOSTS and a.score >= sure])
         if key == "blobs":  # last in FINDERS: one on another finder's artifact is a piece of that
