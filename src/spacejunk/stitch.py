@@ -7,7 +7,7 @@ import numpy as np
 from .categories import CATEGORY_BITS
 from .io.artifact import Artifact
 
-__all__ = ["merge_boxes", "join_overlapping", "artifacts_to_mask", "tiles_to_score_map", "SCORE_REDUCTIONS"]
+__all__ = ["merge_boxes", "box_intersections", "join_overlapping", "artifacts_to_mask", "tiles_to_score_map", "SCORE_REDUCTIONS"]
 
 
 def _as_boxes(boxes, name: str) -> np.ndarray:
@@ -19,15 +19,21 @@ def _as_boxes(boxes, name: str) -> np.ndarray:
     return arr
 
 
-def _pairwise(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Intersection areas (n, n) and areas (n,) of boxes."""
-    x0 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    y0 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    x1 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    y1 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
+def box_intersections(boxes: np.ndarray, others: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection areas (n, m) of ``boxes`` (n, 4) with ``others`` (m, 4; default the
+    boxes themselves), and the areas (n,) and (m,) of each, boxes as (x0, y0, x1, y1)."""
+    others = boxes if others is None else others
+    x0 = np.maximum(boxes[:, None, 0], others[None, :, 0])
+    y0 = np.maximum(boxes[:, None, 1], others[None, :, 1])
+    x1 = np.minimum(boxes[:, None, 2], others[None, :, 2])
+    y1 = np.minimum(boxes[:, None, 3], others[None, :, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    return inter, area
+
+    def area(b):
+        return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+    return inter, area(boxes), area(others)
 
 
 def _cut_edges(boxes: np.ndarray, tiles: np.ndarray, shape: tuple[int, int] | None, border_px: float) -> np.ndarray:
@@ -118,7 +124,7 @@ def merge_boxes(
         b, s, lab = _fuse_cut(b, s, lab, t, shape, border_px, min_side_overlap)
     order = np.argsort(-s, kind="stable")
     b, s, lab = b[order], s[order], lab[order]
-    inter, area = _pairwise(b)
+    inter, area, _ = box_intersections(b)
     union = area[:, None] + area[None, :] - inter
     iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
     inside = np.where(area[None, :] > 0, inter / np.where(area[None, :] > 0, area[None, :], 1), 0.0)  # [i, j]: j in i

@@ -20,7 +20,7 @@ from ..io.exposure import Exposure
 from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess.normalise import bin_image
 from ..preprocess.tiling import tile_fractions, tile_grid
-from ..stitch import merge_boxes
+from ..stitch import box_intersections, merge_boxes
 from .edge_bleeds import relabel_edge_bleeds
 from .finders import FINDERS, run_finders
 from .namer import name_regions, namer_from_meta
@@ -354,13 +354,9 @@ def _apart_from(artifacts: list[Artifact], others: list[Artifact], max_fraction:
     with each of ``others``' boxes (a blob's box is wider than a cosmic ray's track)."""
     if not artifacts or not others:
         return list(artifacts)
-    a = np.array([x.box for x in artifacts], np.float64)
-    o = np.array([x.box for x in others], np.float64)
-    w = np.clip(np.minimum(a[:, None, 2], o[None, :, 2]) - np.maximum(a[:, None, 0], o[None, :, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, None, 3], o[None, :, 3]) - np.maximum(a[:, None, 1], o[None, :, 1]), 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_o = (o[:, 2] - o[:, 0]) * (o[:, 3] - o[:, 1])
-    covered = (w * h / np.maximum(np.minimum(area_a[:, None], area_o[None, :]), 1e-9)).max(axis=1)
+    inter, area_a, area_o = box_intersections(np.array([x.box for x in artifacts], np.float64),
+                                              np.array([x.box for x in others], np.float64))
+    covered = (inter / np.maximum(np.minimum(area_a[:, None], area_o[None, :]), 1e-9)).max(axis=1)
     return [x for x, c in zip(artifacts, covered) if c < max_fraction]
 
 

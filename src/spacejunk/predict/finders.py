@@ -21,6 +21,7 @@ import numpy as np
 
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
+from ..stitch import box_intersections
 from .blobs import BlobSettings, find_blobs
 from .brush_strokes import BrushStrokeSettings, find_brush_strokes
 from .column_masks import ColumnMaskSettings, find_column_masks
@@ -91,15 +92,11 @@ def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction
     out = np.zeros(len(grid), np.float32)
     if not artifacts:
         return out
-    area = (grid[:, 2] - grid[:, 0]) * (grid[:, 3] - grid[:, 1])
-    for a in artifacts:
-        w = np.clip(np.minimum(grid[:, 2], a.xmax) - np.maximum(grid[:, 0], a.xmin), 0, None)
-        h = np.clip(np.minimum(grid[:, 3], a.ymax) - np.maximum(grid[:, 1], a.ymin), 0, None)
-        overlap = w * h
-        box_area = max((a.xmax - a.xmin) * (a.ymax - a.ymin), 1e-9)
-        hit = (overlap > 0) & ((overlap >= min_fraction * area) | (overlap >= 0.5 * box_area))
-        out[hit] = np.maximum(out[hit], np.float32(a.score))
-    return out
+    overlap, area, box_area = box_intersections(grid, np.array([a.box for a in artifacts], np.float64))
+    box_area = np.maximum(box_area, 1e-9)
+    hit = (overlap > 0) & ((overlap >= min_fraction * area[:, None]) | (overlap >= 0.5 * box_area[None, :]))
+    scores = np.array([a.score for a in artifacts], np.float32)
+    return np.where(hit, scores[None, :], np.float32(0)).max(axis=1).astype(np.float32)
 
 
 def finder_tile_scores(exposure: Exposure, grid: np.ndarray, meta: dict, *, min_fraction: float, trails=None,
