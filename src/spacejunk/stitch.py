@@ -7,7 +7,7 @@ import numpy as np
 from .categories import CATEGORY_BITS
 from .io.artifact import Artifact
 
-__all__ = ["merge_boxes", "box_intersections", "join_overlapping", "artifacts_to_mask", "tiles_to_score_map", "SCORE_REDUCTIONS"]
+__all__ = ["merge_boxes", "box_intersections", "join_pairs", "join_overlapping", "artifacts_to_mask", "tiles_to_score_map", "SCORE_REDUCTIONS"]
 
 
 def _as_boxes(boxes, name: str) -> np.ndarray:
@@ -190,6 +190,26 @@ def _fuse_cut(b, s, lab, t, shape, border_px, min_side_overlap):
     return np.asarray(out_b, dtype=np.float64), np.asarray(out_s, dtype=np.float64), np.asarray(out_l)
 
 
+def join_pairs(items, joinable, join) -> list:
+    """``items`` with every pair for which ``joinable(a, b)`` holds replaced by ``join(a, b)``,
+    until no pair is joinable. The first joinable pair (in order) is joined first, in the
+    place of its first item."""
+    items = list(items)
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                if joinable(items[i], items[j]):
+                    items[i] = join(items[i], items[j])
+                    del items[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return items
+
+
 def join_overlapping(boxes):
     """Boxes that overlap joined into their union, until none overlaps another.
 
@@ -205,21 +225,15 @@ def join_overlapping(boxes):
         first when ``boxes`` are sorted so). A finder's pieces of one artifact (the same
         copy seen in several bands, a long track cut by the growing window) become one.
     """
-    items = [(tuple(box), score) for box, score in boxes]
-    joined = True
-    while joined:
-        joined = False
-        for i in range(len(items)):
-            for j in range(i + 1, len(items)):
-                (a, sa), (b, sb) = items[i], items[j]
-                if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]):
-                    items[i] = ((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])), max(sa, sb))
-                    del items[j]
-                    joined = True
-                    break
-            if joined:
-                break
-    return items
+    def overlap(p, q):
+        a, b = p[0], q[0]
+        return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+    def union(p, q):
+        (a, sa), (b, sb) = p, q
+        return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])), max(sa, sb)
+
+    return join_pairs([(tuple(box), score) for box, score in boxes], overlap, union)
 
 
 def artifacts_to_mask(artifacts, shape: tuple[int, int]) -> np.ndarray:

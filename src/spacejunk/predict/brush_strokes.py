@@ -57,6 +57,7 @@ from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
+from ..stitch import join_pairs
 from .blobs import IGNORED_BITS, _background
 
 __all__ = ["BrushStrokeSettings", "streakiness", "find_brush_strokes"]
@@ -215,24 +216,13 @@ def _groups(streak: np.ndarray, angle: np.ndarray, s: BrushStrokeSettings) -> li
 def _join_pieces(groups: list[_Group], reach: float, max_turn: float) -> list[_Group]:
     """Groups of about one direction (within ``max_turn`` radians) whose boxes come within
     ``reach`` binned pixels joined into one (a brush's streaks are up to hundreds of pixels apart)."""
-    groups = list(groups)
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                a, b = groups[i], groups[j]
-                turn = abs((a.theta - b.theta + math.pi / 2) % math.pi - math.pi / 2)
-                gap_x = max(a.box[0] - b.box[2], b.box[0] - a.box[2], 0)
-                gap_y = max(a.box[1] - b.box[3], b.box[1] - a.box[3], 0)
-                if turn <= max_turn and max(gap_x, gap_y) <= reach:
-                    groups[i] = a.joined(b)
-                    del groups[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return groups
+    def near(a: _Group, b: _Group) -> bool:
+        turn = abs((a.theta - b.theta + math.pi / 2) % math.pi - math.pi / 2)
+        gap_x = max(a.box[0] - b.box[2], b.box[0] - a.box[2], 0)
+        gap_y = max(a.box[1] - b.box[3], b.box[1] - a.box[3], 0)
+        return turn <= max_turn and max(gap_x, gap_y) <= reach
+
+    return join_pairs(groups, near, _Group.joined)
 
 
 def _on_spike(group: _Group, saturated: np.ndarray, s: BrushStrokeSettings) -> bool:
