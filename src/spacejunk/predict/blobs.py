@@ -81,9 +81,9 @@ def _background(binned: np.ndarray, window: int) -> np.ndarray:
     return np.repeat(np.repeat(back, c, axis=0), c, axis=1)[:binned.shape[0], :binned.shape[1]]
 
 
-def _scatter(values: np.ndarray) -> float:
-    """Robust standard deviation (MAD) of ``values``, from a subsample."""
-    return max(float(mad_std(values[::8, ::8])), 1e-12)
+def _scatter(values: np.ndarray, step: int = 8) -> float:
+    """Robust standard deviation (MAD) of a map ``values``, from every ``step``-th row and column."""
+    return max(float(mad_std(values[::step, ::step])), 1e-12)
 
 
 def significance_maps(exposure: Exposure, settings: BlobSettings | None = None):

@@ -49,7 +49,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.stats import mad_std
 from scipy import ndimage
 from scipy.fft import irfft2, next_fast_len, rfft2
 
@@ -58,7 +57,7 @@ from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
 from ..stitch import join_pairs
-from .blobs import IGNORED_BITS, _background
+from .blobs import IGNORED_BITS, _background, _scatter
 
 __all__ = ["BrushStrokeSettings", "streakiness", "find_brush_strokes"]
 
@@ -112,7 +111,7 @@ def _binned_sum(exposure: Exposure, s: BrushStrokeSettings) -> np.ndarray:
         total += np.clip(values, -s.clip, s.clip)
     binned = bin_image(total / np.float32(math.sqrt(len(exposure.bands))), s.bin)
     binned = binned - _background(binned, max(int(round(s.background / s.bin)), 3))
-    binned /= max(float(mad_std(binned[::2, ::2])), 1e-12)
+    binned /= _scatter(binned, 2)
     return np.clip(binned, -s.binned_clip, s.binned_clip)
 
 
@@ -143,7 +142,7 @@ def streakiness(exposure: Exposure, settings: BrushStrokeSettings | None = None
         halves = []
         for kern in pair:
             m = irfft2(spectrum * rfft2(kern, shape), shape)[c:c + ny, c:c + nx]
-            halves.append(m / max(float(mad_std(m[::4, ::4])), 1e-12))
+            halves.append(m / _scatter(m, 4))
         # a streak fills both halves, a star at most one; near the CCD's edge a half lying
         # mostly outside it says nothing (a convolution reads the first half, whose kernel
         # points along +u, from the pixels along -u)
