@@ -92,28 +92,13 @@ def test_nothing_sure_in_clean_simulated_images(seed):
     assert all(a.score < 0.5 for a in found), [(a.box, a.score) for a in found]
 
 
-def test_the_detector_reports_blobs_but_not_those_on_another_finders_artifact():
-    import torch
-
-    from spacejunk.categories import CATEGORIES
-    from spacejunk.models.detector import SegmentationDetector
-    from spacejunk.predict.detector import detect_exposure
-    from spacejunk.predict.finders import default_finder_settings
-
-    class Blind(SegmentationDetector):
-        def logits(self, x):
-            return torch.full((x.shape[0], self.num_classes - 1, *x.shape[-2:]), -30.0)
-
+def test_the_detector_reports_blobs_but_not_those_on_another_finders_artifact(detect_with_finders):
     one_band = (150, 300, 6.0, 4.0, (0.0, 5.0, 0.0))
     extra = np.zeros((3,) + SHAPE, np.float32)
     # an unflagged cosmic ray in g: a sharp spike, also a blob in one band at the smallest scale
     extra[0, 700, 300:303] = 60 * NOISE
     image = _image([one_band], extra=extra)
-    meta = {"bands": list(image.bands), "classes": list(CATEGORIES), "threshold": 0.3,
-            "views": [{"bin": 8, "tile": None, "overlap": 0}],
-            **default_finder_settings(["cosmic_rays", "blobs"])}
-    model = Blind(n_bands=3, base_channels=2, depth=1).eval()
-    found = detect_exposure(image, model=model, meta=meta, trails=False)
+    found = detect_with_finders(image, ["cosmic_rays", "blobs"])
     assert sorted(a.category for a in found) == ["cosmic-ray", "other"]
     other = [a for a in found if a.category == "other"]
     assert box_iou(_boxes(other), np.array([_truth_box(*one_band[:4], 5.0)]))[0, 0] > 0.6

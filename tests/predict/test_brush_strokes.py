@@ -128,22 +128,8 @@ def test_the_detector_drops_streaks_along_a_trail():
     assert _off_trails(found, [Trail("g", 50.0, 0.0, 50.0 + 0.4 * 1023, 1023.0, 4.0, 30.0)]) == []
 
 
-def test_the_detector_reports_brush_strokes_in_place_of_the_networks():
-    import torch
-
-    from spacejunk.categories import CATEGORIES
-    from spacejunk.models.detector import SegmentationDetector
-    from spacejunk.predict.detector import detect_exposure
-    from spacejunk.predict.finders import default_finder_settings
-
-    class Blind(SegmentationDetector):
-        def logits(self, x):
-            return torch.full((x.shape[0], self.num_classes - 1, *x.shape[-2:]), -30.0)
-
+def test_the_detector_reports_brush_strokes_in_place_of_the_networks(detect_with_finders):
     brush, truth = _brush(260, 500, 35.0)
-    meta = {"bands": ["g", "r", "i"], "classes": list(CATEGORIES), "threshold": 0.3,
-            "views": [{"bin": 8, "tile": None, "overlap": 0}], **default_finder_settings(["brush_strokes"])}
-    model = Blind(n_bands=3, base_channels=2, depth=1).eval()
-    found = detect_exposure(_image(brush), model=model, meta=meta, trails=False)
+    found = detect_with_finders(_image(brush), ["brush_strokes"])
     assert [a.category for a in found] == ["brush-strokes"]
     assert box_iou(_boxes(found), np.array([truth]))[0, 0] > 0.6
