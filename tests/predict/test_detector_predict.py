@@ -138,7 +138,10 @@ def test_detections_on_desdm_flagged_bleed_trails_are_dropped():
 
 def test_fan_sprays_and_the_networks_keep_the_better_of_an_overlapping_pair():
     from spacejunk.io import Artifact
-    from spacejunk.predict.detector import _with_fans
+    from spacejunk.predict.detector import _alongside
+
+    def _with_fans(artifacts, fans, threshold):
+        return _alongside(artifacts, fans, "bright-spray", threshold)
 
     box = (0.0, 0.0, 1000.0, 2000.0)
     own = Artifact.from_box("x", *box, score=0.9, category="bright-spray")
@@ -151,4 +154,7 @@ def test_fan_sprays_and_the_networks_keep_the_better_of_an_overlapping_pair():
     strong_fan = Artifact.from_box("x", 10.0, 0.0, 1000.0, 2000.0, score=0.95, category="bright-spray")
     assert _with_fans([own, ghost], [strong_fan], threshold=0.5) == [strong_fan, ghost]
     assert _with_fans([ghost], [], threshold=0.5) == [ghost]
+    # ghost discs join the network's ghosts the same way
+    disc = Artifact.from_box("x", 0.0, 0.0, 1000.0, 1990.0, score=0.85, category="ghost")
+    assert _alongside([own, ghost], [disc], "ghost", 0.5) == [own, disc]
     assert Artifact.from_box("x", 0, 0, 30, 40).radius == 25.0

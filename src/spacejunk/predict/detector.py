@@ -370,20 +370,25 @@ def _in_place_of(artifacts: list[Artifact], found: list[Artifact], categories: s
     return sorted([a for a in artifacts if a.category not in categories] + found, key=lambda a: -a.score)
 
 
-def _with_fans(artifacts: list[Artifact], sprays: list[Artifact], threshold: float) -> list[Artifact]:
-    """``artifacts`` and the sprays found as fans of trails (at least ``threshold``); of a
-    spray of the network and a fan's overlapping it (box IoU >= 0.5), the better scored
-    (the fan's on a tie)."""
-    sprays = [a for a in sprays if a.score >= threshold]
-    own = [a for a in artifacts if a.category == "bright-spray"]
-    if not sprays or not own:
-        return sorted(artifacts + sprays, key=lambda a: -a.score)
-    overlap = box_iou([a.box for a in own], [a.box for a in sprays]) >= 0.5
-    own_s, fan_s = np.array([a.score for a in own]), np.array([a.score for a in sprays])
-    beaten = (overlap & (fan_s[None, :] >= own_s[:, None])).any(axis=1)
-    fan_beaten = (overlap[~beaten] & (own_s[~beaten, None] > fan_s[None, :])).any(axis=0)
-    kept = [a for a in artifacts if a.category != "bright-spray"] + [a for a, b in zip(own, beaten) if not b]
-    return sorted(kept + [f for f, b in zip(sprays, fan_beaten) if not b], key=lambda a: -a.score)
+def _alongside(artifacts: list[Artifact], found: list[Artifact], category: str, threshold: float) -> list[Artifact]:
+    """``artifacts`` and a finder's ``found`` artifacts of ``category`` (at least
+    ``threshold``) side by side; of one of the network's and one found overlapping (box IoU
+    >= 0.5), the better scored (the found one on a tie). Used for the sprays found as fans
+    of trails and the ghost discs, which find what the network does not, not all it does."""
+    found = [a for a in found if a.score >= threshold]
+    own = [a for a in artifacts if a.category == category]
+    if not found or not own:
+        return sorted(artifacts + found, key=lambda a: -a.score)
+    overlap = box_iou([a.box for a in own], [a.box for a in found]) >= 0.5
+    own_s, found_s = np.array([a.score for a in own]), np.array([a.score for a in found])
+    beaten = (overlap & (found_s[None, :] >= own_s[:, None])).any(axis=1)
+    found_beaten = (overlap[~beaten] & (own_s[~beaten, None] > found_s[None, :])).any(axis=0)
+    kept = [a for a in artifacts if a.category != category] + [a for a, b in zip(own, beaten) if not b]
+    return sorted(kept + [f for f, b in zip(found, found_beaten) if not b], key=lambda a: -a.score)
+
+
+#: Finders whose artifacts join the network's of their category instead of replacing them.
+_ALONGSIDE = frozenset({"ghost_discs"})
 
 
 def _edge_bleeds_of_network(named: list[Artifact], unnamed: list[Artifact], exposure: Exposure,
@@ -499,8 +504,8 @@ def detect_exposure(
         # the network's regions lying on a trail are pieces of it under another name
         arts = _in_place_of(_off_mask(arts, trail_mask(trails, exposure.shape)), lines, ("satellite", "airplane"),
                             threshold)
-        arts = _with_fans(arts, fans_to_artifacts(fans, name=exposure.name, shape=exposure.shape,
-                                                  min_sigma=min_sigma), threshold)
+        arts = _alongside(arts, fans_to_artifacts(fans, name=exposure.name, shape=exposure.shape,
+                                                  min_sigma=min_sigma), "bright-spray", threshold)
     for key, found_here in run_finders(exposure, meta, found).items():
         if key in ("brush_strokes", "blobs"):  # streaks along a trail are the trail (or a
             # spray's rays), blobs beside one an airplane's lights
@@ -510,7 +515,10 @@ def detect_exposure(
             found_here = _apart_from(found_here, [a for a in arts if a.category in _STREAK_HOSTS and a.score >= sure])
         if key == "blobs":  # last in FINDERS: one on another finder's artifact is a piece of that
             found_here = _apart_from(found_here, [a for a in arts if a.category in _BLOB_HOSTS])
-        arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
+        if key in _ALONGSIDE:
+            arts = _alongside(arts, found_here, FINDERS[key][0], threshold)
+        else:
+            arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
     if not arts:
         warnings.warn(f"no artifact found in {exposure.name}", NoArtifactsWarning, stacklevel=2)
     return arts

@@ -3,12 +3,14 @@
 A *finder* looks for one kind of artifact from its physics, not from training: cosmic
 rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`), dark
 halos (:mod:`.dark_halos`), unflagged bad columns (:mod:`.column_masks`), tape bumps
-(:mod:`.tape_bumps`), brush strokes (:mod:`.brush_strokes`) and blobs in one band only or
-darker than the sky (:mod:`.blobs`);
+(:mod:`.tape_bumps`), faint ghost discs larger than the CCD (:mod:`.ghost_discs`), brush
+strokes (:mod:`.brush_strokes`) and blobs in one band only or darker than the sky
+(:mod:`.blobs`);
 straight trails (:mod:`.trails`) have their own module, as their pixels (not only their
 box) matter. A checkpoint asks for a finder by a key of its
 metadata holding the finder's settings (``meta["dark_halos"] = {...}``); the detector
-reports what a finder finds in place of the network's artifacts of that category, and
+reports what a finder finds in place of the network's artifacts of that category (the
+ghost discs beside the network's ghosts), and
 the classifier scores each tile at least as high as the finders' artifacts covering it.
 """
 
@@ -28,6 +30,7 @@ from .column_masks import ColumnMaskSettings, find_column_masks
 from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
 from .cross_talk import CrossTalkSettings, find_cross_talk
 from .dark_halos import DarkHaloSettings, find_dark_halos
+from .ghost_discs import GhostDiscSettings, find_ghost_discs
 from .tape_bumps import TapeBumpSettings, find_tape_bumps
 
 __all__ = ["FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "box_tile_scores",
@@ -41,6 +44,7 @@ FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
     "dark_halos": ("dark-halo", find_dark_halos, DarkHaloSettings),
     "column_masks": ("column-mask", find_column_masks, ColumnMaskSettings),
     "tape_bumps": ("tape-bump", find_tape_bumps, TapeBumpSettings),
+    "ghost_discs": ("ghost", find_ghost_discs, GhostDiscSettings),
     "brush_strokes": ("brush-strokes", find_brush_strokes, BrushStrokeSettings),
     "blobs": ("other", find_blobs, BlobSettings),
 }
@@ -85,8 +89,10 @@ def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction
     """Score of each tile ``(x0, y0, x1, y1)`` of ``grid`` from the artifact boxes covering it.
 
     A box covers a tile when their overlap is at least ``min_fraction`` of the tile or half
-    of the box (a cosmic ray is smaller than ``min_fraction`` of a tile); the tile scores the
-    best such artifact's score, 0 without one.
+    of the box (a cosmic ray is smaller than ``min_fraction`` of a tile); an artifact that
+    knows its pixels (a ``tile_fractions(grid)`` method, as the ghost discs'
+    :class:`~spacejunk.predict.ghost_discs.DiscArtifact`) covers the tiles it fills at least
+    ``min_fraction`` of. The tile scores the best such artifact's score, 0 without one.
     """
     grid = np.asarray(grid, np.float64).reshape(-1, 4)
     out = np.zeros(len(grid), np.float32)
@@ -95,6 +101,9 @@ def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction
     overlap, area, box_area = box_intersections(grid, np.array([a.box for a in artifacts], np.float64))
     box_area = np.maximum(box_area, 1e-9)
     hit = (overlap > 0) & ((overlap >= min_fraction * area[:, None]) | (overlap >= 0.5 * box_area[None, :]))
+    for k, a in enumerate(artifacts):
+        if hasattr(a, "tile_fractions"):
+            hit[:, k] = a.tile_fractions(grid) >= min_fraction
     scores = np.array([a.score for a in artifacts], np.float32)
     return np.where(hit, scores[None, :], np.float32(0)).max(axis=1).astype(np.float32)
 

@@ -131,6 +131,10 @@ class DetectorTrainSettings:
         Report round bumps and dips of the sky near the CCD's edges
         (:mod:`spacejunk.predict.tape_bumps`) as tape bumps in place of the network's
         (recorded in the checkpoint).
+    ghost_discs : bool
+        Report faint discs larger than the CCD found by their circular edge
+        (:mod:`spacejunk.predict.ghost_discs`) as ghosts beside the network's (recorded in
+        the checkpoint).
     brush_strokes : bool
         Report bundles of faint parallel streaks (:mod:`spacejunk.predict.brush_strokes`)
         as brush strokes in place of the network's (recorded in the checkpoint).
@@ -172,6 +176,7 @@ class DetectorTrainSettings:
     dark_halos: bool = True
     column_masks: bool = True
     tape_bumps: bool = True
+    ghost_discs: bool = True
     brush_strokes: bool = True
     blobs: bool = True
     quiet: bool = False
@@ -235,6 +240,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="report the network's column masks, not the bad-column finder's (ablation)")
     p.add_argument("--no-tape-bumps", action="store_true",
                    help="report the network's tape bumps, not the bump finder's (ablation)")
+    p.add_argument("--no-ghost-discs", action="store_true",
+                   help="report the network's ghosts only, without the disc-edge finder's (ablation)")
     p.add_argument("--no-brush-strokes", action="store_true",
                    help="report the network's brush strokes, not the parallel-streak finder's (ablation)")
     p.add_argument("--no-blobs", action="store_true",
@@ -263,7 +270,8 @@ def settings_from_args(args: argparse.Namespace) -> DetectorTrainSettings:
             trails=not args.no_trails, cosmic_rays=not args.no_cosmic_rays,
             cross_talk=not args.no_cross_talk, dark_halos=not args.no_dark_halos,
             column_masks=not args.no_column_masks, tape_bumps=not args.no_tape_bumps,
-            brush_strokes=not args.no_brush_strokes, blobs=not args.no_blobs, quiet=getattr(args, "quiet", False))
+            ghost_discs=not args.no_ghost_discs, brush_strokes=not args.no_brush_strokes, blobs=not args.no_blobs,
+            quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
 

@@ -1,0 +1,102 @@
+"""The ghost-disc finder (spacejunk.predict.ghost_discs) on hand-made images."""
+
+import numpy as np
+import pytest
+
+from spacejunk.categories import DESDM_BITS
+from spacejunk.evaluate.coco import box_iou
+from spacejunk.io import Exposure
+from spacejunk.predict.finders import box_tile_scores
+from spacejunk.predict.ghost_discs import DiscArtifact, GhostDiscSettings, find_ghost_disc, find_ghost_discs
+
+SHAPE = (2048, 1024)
+NOISE = 10.0
+
+
+def _image(extra=0.0, *, seed=0, saturated=()):
+    """Three bands of sky noise (sigma NOISE) with a gentle quadratic gradient (0.1 sigma),
+    plus ``extra`` (noise units); ``saturated`` (x, y) get a flagged saturated core."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]]
+    u, v = xx / SHAPE[1] - 0.5, yy / SHAPE[0] - 0.5
+    sky = 1000.0 + NOISE * (0.1 * u + 0.1 * v * v)
+    sci = (rng.normal(0.0, NOISE, (3,) + SHAPE) + sky).astype(np.float32)
+    sci += NOISE * np.asarray(extra, np.float32)
+    msk = np.zeros(sci.shape, np.int32)
+    for x, y in saturated:
+        core = (xx - x) ** 2 + (yy - y) ** 2 < 6 ** 2
+        sci[:, core] = 60000.0
+        msk[:, core] |= DESDM_BITS["SATURATE"]
+    return Exposure("e", ("g", "r", "i"), sci, msk, np.ones(sci.shape, np.float32))
+
+
+def _disc(cx, cy, radius, *, level=0.3, hole=0.0, soft=30.0):
+    """A soft disc (``level`` noise units) with a hole of ``hole`` times its radius, and the
+    truth: where its shape is at least 0.5."""
+    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]]
+    r = np.hypot(xx - cx, yy - cy)
+    shape = np.clip((radius - r) / soft + 0.5, 0, 1)
+    if hole:
+        shape *= np.clip((r - hole * radius) / soft + 0.5, 0, 1)
+    return level * shape, shape >= 0.5
+
+
+def _box(mask):
+    ys, xs = np.nonzero(mask)
+    return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+@pytest.mark.parametrize("cx, cy, radius, hole", [
+    (-600.0, -300.0, 2600.0, 0.0),   # covers all but the far corner: no edge but a darker corner
+    (1400.0, 1000.0, 900.0, 0.0),    # centre off the CCD's side, the edge across its middle
+    (-200.0, 1000.0, 3000.0, 0.35),  # the disc covers the CCD, its central hole is on it
+])
+def test_a_faint_disc_larger_than_the_ccd_is_found_by_its_edge(cx, cy, radius, hole):
+    extra, truth = _disc(cx, cy, radius, hole=hole)
+    found = find_ghost_discs(_image(extra))
+    assert [a.category for a in found] == ["ghost"]
+    assert box_iou([found[0].box], [_box(truth)])[0, 0] >= 0.9
+    assert found[0].score >= 0.5
+    # its region, not only its box: the pixels it calls inside are the truth's
+    disc = found[0].disc
+    ys, xs = np.mgrid[8:SHAPE[0]:16, 8:SHAPE[1]:16]
+    agree = (disc.region(xs, ys) == truth[ys, xs]).mean()
+    assert agree >= 0.97
+
+
+def test_the_sky_alone_and_a_dark_halo_at_the_edge_are_not_ghosts():
+    assert find_ghost_discs(_image()) == []
+    assert find_ghost_discs(_image(seed=3)) == []
+    # sky over-subtracted round a bright star near the CCD's corner: a dark cap, which a
+    # circle covering the rest would fit as well
+    halo, _ = _disc(900.0, 100.0, 450.0, level=-1.0, soft=60.0)
+    assert find_ghost_discs(_image(halo, saturated=[(900.0, 100.0)])) == []
+
+
+def test_a_bright_arc_is_not_a_disc():
+    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]]
+    r = np.hypot(xx + 800.0, yy - 1000.0)
+    arc = 3.0 * np.exp(-0.5 * ((r - 1500.0) / 25.0) ** 2) * (np.abs(yy - 1000.0) < 900)
+    assert find_ghost_disc(_image(arc)) is None
+
+
+def test_a_disc_scores_the_tiles_it_covers_not_its_box_corners():
+    extra, truth = _disc(-600.0, -300.0, 2600.0)
+    found = find_ghost_discs(_image(extra))
+    assert isinstance(found[0], DiscArtifact)
+    grid = np.array([[x, y, x + 128, y + 128] for y in range(0, SHAPE[0], 128) for x in range(0, SHAPE[1], 128)],
+                    float)
+    scores = box_tile_scores(found, grid, min_fraction=0.01)
+    covered = np.array([truth[int(y0):int(y1), int(x0):int(x1)].mean() >= 0.01 for x0, y0, x1, y1 in grid])
+    assert not covered.all() and covered.sum() > 0.5 * len(grid)   # the far corner is outside
+    assert ((scores > 0) == covered).mean() >= 0.95
+    assert set(found[0].as_row()) == {"image", "x", "y", "radius", "xmin", "ymin", "xmax", "ymax", "score",
+                                      "category"}
+
+
+def test_the_detector_reports_a_disc_beside_the_networks_ghosts(detect_with_finders):
+    extra, truth = _disc(1400.0, 1000.0, 900.0)
+    found = detect_with_finders(_image(extra), ["ghost_discs"])
+    assert [a.category for a in found] == ["ghost"]
+    assert box_iou([found[0].box], [_box(truth)])[0, 0] >= 0.9
+
