@@ -115,8 +115,10 @@ class ImageResult:
     trails: list = field(default_factory=list)
 
     def mask(self) -> np.ndarray:
-        """The ``<image>_mask.fits`` layer: each artifact's box, and a trail's own pixels for a
-        satellite or an airplane found by the trail finder (its box would cover most of a CCD)."""
+        """The ``<image>_mask.fits`` layer: each artifact's box, a trail's own pixels for a
+        satellite or an airplane found by the trail finder (its box would cover most of a CCD),
+        and the region of an artifact that knows its pixels (a ``pixels(shape)`` method, as a
+        ghost disc's :class:`~spacejunk.predict.ghost_discs.DiscArtifact`)."""
         from .categories import CATEGORY_BITS
         from .predict.trails import trail_mask
         from .stitch import artifacts_to_mask
@@ -128,10 +130,13 @@ class ImageResult:
                  if a.category in ("satellite", "airplane")}
         kept = [t for t in self.trails if key(t.box(self.shape), t.category) in lines]
         drawn = {key(t.box(self.shape), t.category) for t in kept}
-        mask = artifacts_to_mask([a for a in self.artifacts
-                                  if key((a.xmin, a.ymin, a.xmax, a.ymax), a.category) not in drawn], self.shape)
+        own = [a for a in self.artifacts if hasattr(a, "pixels")]
+        mask = artifacts_to_mask([a for a in self.artifacts if not hasattr(a, "pixels")
+                                  and key((a.xmin, a.ymin, a.xmax, a.ymax), a.category) not in drawn], self.shape)
         for t in kept:
             mask[trail_mask([t], self.shape)] |= CATEGORY_BITS[t.category]
+        for a in own:
+            mask[a.pixels(self.shape)] |= CATEGORY_BITS[a.category]
         return mask
 
 

@@ -90,6 +90,13 @@ def test_a_disc_scores_the_tiles_it_covers_not_its_box_corners():
     covered = np.array([truth[int(y0):int(y1), int(x0):int(x1)].mean() >= 0.01 for x0, y0, x1, y1 in grid])
     assert not covered.all() and covered.sum() > 0.5 * len(grid)   # the far corner is outside
     assert ((scores > 0) == covered).mean() >= 0.95
+    # <image>_mask.fits paints the region, not the box
+    from spacejunk.categories import CATEGORY_BITS
+    from spacejunk.pipeline import ImageResult
+
+    mask = ImageResult("e", SHAPE, found, grid, scores).mask()
+    painted = (mask & CATEGORY_BITS["ghost"]) != 0
+    assert (painted == truth).mean() >= 0.97 and not painted.all()
     assert set(found[0].as_row()) == {"image", "x", "y", "radius", "xmin", "ymin", "xmax", "ymax", "score",
                                       "category"}
 

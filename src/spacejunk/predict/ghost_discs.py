@@ -326,8 +326,9 @@ def _second_edge(fit: _Fit, x: float, y: float, radius: float, sign: int, s: "Gh
     best, found = s.min_sigma, None
     for other in radius * (np.geomspace(0.15, 0.6, 12) if sign > 0 else np.geomspace(1.6, 6.0, 12)):
         second = fit.inside(*c, np.array([other]))[0]
-        if np.abs(second - first).mean() < s.min_fraction:
-            continue
+        if (np.abs(second - first).mean() < s.min_fraction
+                or not s.min_fraction <= second.mean() <= 1.0 - s.min_fraction):
+            continue  # the two edges must both cross the CCD
         z = -sign * fit.two_steps(first, second)
         if z >= best:
             best, found = z, float(other)
@@ -403,6 +404,11 @@ class DiscArtifact(Artifact):
         px = grid[:, 0, None, None] + (grid[:, 2] - grid[:, 0])[:, None, None] * f[None, None, :]
         py = grid[:, 1, None, None] + (grid[:, 3] - grid[:, 1])[:, None, None] * f[None, :, None]
         return self.disc.region(px, py).mean(axis=(1, 2))
+
+    def pixels(self, shape: tuple[int, int]) -> np.ndarray:
+        """(ny, nx) bool: the CCD's pixels in the region (what ``<image>_mask.fits`` paints)."""
+        ny, nx = shape
+        return self.disc.region(np.arange(nx)[None, :] + 0.5, np.arange(ny)[:, None] + 0.5)
 
     def as_row(self) -> dict:
         """The ``artifacts.csv`` row (the region is not part of the file)."""
