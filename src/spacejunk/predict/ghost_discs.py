@@ -162,8 +162,8 @@ class _Fit:
         self.sigma = max(float(mad_std(diffs)) / math.sqrt(2.0), 1e-9) if diffs.size else 1.0
         self.columns = np.concatenate([self.X, self.resid[:, None]], 1).astype(np.float32)
         # |p - c|^2 < R^2  <=>  p2 - 2 p.c + (c2 - R^2) < 0: one matrix product per batch
-        self.points = np.stack([self.px, self.py, np.ones_like(self.px)], 1).astype(np.float64)
-        self.p2 = self.px ** 2 + self.py ** 2
+        self.points_t = np.stack([self.px, self.py, np.ones_like(self.px)], 0).astype(np.float32)
+        self.p2 = (self.px ** 2 + self.py ** 2).astype(np.float32)
 
     @property
     def n(self) -> int:
@@ -171,8 +171,10 @@ class _Fit:
 
     def inside(self, cx: np.ndarray, cy: np.ndarray, radius: np.ndarray) -> np.ndarray:
         """(k, n) float32: the binned points inside each circle."""
-        coef = np.stack([-2.0 * cx, -2.0 * cy, cx * cx + cy * cy - radius * radius], 0)
-        return ((self.points @ coef).T + self.p2[None, :] < 0).astype(np.float32)
+        coef = np.stack([-2.0 * cx, -2.0 * cy, cx * cx + cy * cy - radius * radius], 1).astype(np.float32)
+        d = coef @ self.points_t
+        d += self.p2[None, :]
+        return (d < 0).astype(np.float32)
 
     def significance(self, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(significance, fraction inside) of a step inside each row of ``inside`` (k, n)."""
