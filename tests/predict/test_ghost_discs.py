@@ -7,7 +7,7 @@ from spacejunk.categories import DESDM_BITS
 from spacejunk.evaluate.coco import box_iou
 from spacejunk.io import Exposure
 from spacejunk.predict.finders import box_tile_scores
-from spacejunk.predict.ghost_discs import DiscArtifact, GhostDiscSettings, find_ghost_disc, find_ghost_discs
+from spacejunk.predict.ghost_discs import DiscArtifact, find_ghost_disc, find_ghost_discs
 
 SHAPE = (2048, 1024)
 NOISE = 10.0
