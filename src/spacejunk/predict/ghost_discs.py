@@ -53,7 +53,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.stats import mad_std
+from scipy import ndimage
 
+from ..categories import DESDM_BITS
 from ..io.artifact import ARTIFACT_COLUMNS, Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import amplifier_step, bin_image, noise_units
@@ -167,6 +169,7 @@ class _Fit:
 
     @property
     def n(self) -> int:
+        """Number of usable blocks."""
         return int(self.ok.sum())
 
     def inside(self, cx: np.ndarray, cy: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -191,14 +194,11 @@ class _Fit:
         beta = G_inv @ (X.T @ self.resid)
         return float(beta[-1] / (self.sigma * math.sqrt(max(G_inv[-1, -1], 1e-18))))
 
-
     def clipped(self, step: np.ndarray, clip: float, iterations: int = 3) -> float:
         """Significance of a step inside ``step`` (n,), fitted with the blocks more than ``clip``
         sigma off the model (sky and step), and their neighbours, left out, again and again:
         an arc, a spray's rays or a star's halo lifts a circle's inside where it lies, a disc
         all over it."""
-        from scipy import ndimage
-
         X = np.concatenate([self.X, step[:, None]], 1)
         keep = np.ones(self.n, bool)
         z = 0.0
@@ -287,10 +287,6 @@ def _plateau(fit: _Fit, x: float, y: float, radius: float, sign: int) -> float:
 
 def _saturated_stars(exposure: Exposure, bin: int = 16) -> np.ndarray:
     """(k, 2) centres (x, y) of the groups of saturated pixels, in pixels."""
-    from scipy import ndimage
-
-    from ..categories import DESDM_BITS
-
     saturated = (np.bitwise_or.reduce(exposure.msk, axis=0) & DESDM_BITS["SATURATE"]) != 0
     labels, n = ndimage.label(bin_image(saturated.astype(np.float32), bin) > 0)
     if not n:
