@@ -25,9 +25,13 @@ of pixels tens of sigma. So:
    - its significance is at least ``min_sigma``, it leaves ``min_fraction`` of the CCD on
      each side, and its radius is at least ``radius_range[0]`` (``min_hole_radius`` when
      its inside is darker);
-   - *plateau*: with a band along its edge on the bright side (5, 15 or 30 % of the radius
-     wide) fitted beside it, the step keeps ``min_plateau`` of its significance (a bright
-     arc's ring, a spray's fan or a glow along an edge is such a band; a disc goes on);
+   - *plateau*: with a band along its edge on the bright side (each of ``plateau_widths``
+     times the radius wide) fitted beside it, the step keeps ``min_plateau`` of its
+     significance (a bright arc's ring, a spray's fan or a glow along an edge is such a
+     band; a disc goes on). A hole's bright side is the ghost's ring, wider than the hole
+     (0.8-4 times its radius), so a hole is asked for a wider band too
+     (``hole_plateau_widths``); a disc's bright side may end at its hole, 0.45-0.8 of its
+     radius in from the edge;
    - fitted again with the blocks more than ``clip_blocks`` sigma off the model, and
      their neighbours, left out (an arc's or a spray's rays, a star's halo), it is still
      at least ``min_sigma``;
@@ -78,6 +82,8 @@ class GhostDiscSettings:
     min_fraction: float = 0.02
     min_hole_radius: float = 700.0
     min_plateau: float = 0.4
+    plateau_widths: tuple[float, ...] = (0.05, 0.15, 0.3)
+    hole_plateau_widths: tuple[float, ...] = (0.05, 0.15, 0.3, 0.5)
     edge_rows: int = 128
     candidates: int = 6
     clip_blocks: float = 5.0
@@ -271,14 +277,14 @@ def _refine(fit: _Fit, shape, x: float, y: float, radius: float, s: "GhostDiscSe
     return float(z[j]), float(cx[j]), float(cy[j]), float(r[j])
 
 
-def _plateau(fit: _Fit, x: float, y: float, radius: float, sign: int) -> float:
-    """The step's least significance, over its own, with a band along its edge fitted beside
-    it (5, 15 and 30 % of the radius wide, on its bright side): an arc's ring, a spray's
-    fan or a glow along the CCD's edge is such a band, a disc's plateau goes on inside it."""
+def _plateau(fit: _Fit, x: float, y: float, radius: float, sign: int, widths: tuple[float, ...]) -> float:
+    """The step's least significance with a band along its edge fitted beside it (each of
+    ``widths`` times the radius wide, on its bright side): an arc's ring, a spray's fan or
+    a glow along the CCD's edge is such a band, a disc's plateau goes on inside it."""
     c = (np.array([x]), np.array([y]))
     step = fit.inside(*c, np.array([radius]))[0]
     worst = math.inf
-    for w in (0.05, 0.15, 0.3):
+    for w in widths:
         band = (step - fit.inside(*c, np.array([radius * (1 - w)]))[0] if sign > 0
                 else fit.inside(*c, np.array([radius * (1 + w)]))[0] - step)
         worst = min(worst, sign * fit.two_steps(band, step))
@@ -355,7 +361,8 @@ def find_ghost_disc(exposure: Exposure, settings: GhostDiscSettings | None = Non
         sign = 1 if z > 0 else -1
         if abs(z) < s.min_sigma or radius < (s.min_hole_radius if sign < 0 else s.radius_range[0]):
             continue
-        if _plateau(fine, x, y, radius, sign) < s.min_plateau * abs(z):
+        widths = s.plateau_widths if sign > 0 else s.hole_plateau_widths
+        if _plateau(fine, x, y, radius, sign, widths) < s.min_plateau * abs(z):
             continue
         z = fine.clipped(fine.inside(np.array([x]), np.array([y]), np.array([radius]))[0], s.clip_blocks)
         if sign * z < s.min_sigma:
