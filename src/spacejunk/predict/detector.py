@@ -466,7 +466,8 @@ def detect_exposure(
         network's artifacts of its category: the brush strokes less those along a trail
         or on a spray, an arc or a satellite reported at the model's threshold, the odd
         blobs less those beside a trail or on a cosmic ray, cross-talk copy, dark halo or
-        bad column found.
+        bad column found; the ghost discs beside the network's ghosts (of two overlapping,
+        the better scored).
 
     Returns
     -------
