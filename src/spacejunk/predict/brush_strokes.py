@@ -252,9 +252,7 @@ def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None 
     streak, angle = streakiness(exposure, s)
     groups = [g for g in _groups(streak, angle, s) if g.length() * s.bin >= s.min_length]
     groups = _join_pieces(groups, s.join_pieces / s.bin, 1.5 * math.pi / s.n_angles)
-    saturated = np.zeros(exposure.shape, bool)
-    for m in exposure.msk:
-        saturated |= (m & DESDM_BITS["SATURATE"]) != 0
+    saturated = (exposure.combined_mask & DESDM_BITS["SATURATE"]) != 0
     saturated = bin_image(saturated.astype(np.float32), s.bin) > 0
     out = []
     for g in groups:

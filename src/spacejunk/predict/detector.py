@@ -425,7 +425,7 @@ def drop_flagged(artifacts: list[Artifact], exposure: Exposure, *, bits: int = F
     """
     if not artifacts or exposure.msk is None:
         return list(artifacts)
-    flagged = np.bitwise_or.reduce(exposure.msk, axis=0) & bits != 0
+    flagged = exposure.combined_mask & bits != 0
     return _off_mask(artifacts, flagged, max_fraction)
 
 

@@ -8,7 +8,7 @@ edge of its central hole: a step along a circle arc across the CCD, summed over 
 of pixels tens of sigma. So:
 
 1. every band in noise units above the sky, its two amplifiers brought to one level
-   (:func:`~spacejunk.preprocess.normalise.amplifier_step`), stars (beyond ``clip`` sigma)
+   (:func:`~spacejunk.preprocess.normalise.level_amplifiers`), stars (beyond ``clip`` sigma)
    and DESDM-flagged pixels left out; each band's mean in ``bin`` x ``bin`` blocks, the
    bands averaged; the blocks within ``edge_rows`` of the readout edges are left out
    (an edge bleed's glow lies along them);
@@ -62,7 +62,7 @@ from scipy import ndimage
 from ..categories import DESDM_BITS
 from ..io.artifact import ARTIFACT_COLUMNS, Artifact
 from ..io.exposure import Exposure
-from ..preprocess.normalise import amplifier_step, bin_image, noise_units
+from ..preprocess.normalise import bin_image, level_amplifiers, noise_units
 from .blobs import IGNORED_BITS
 
 __all__ = ["GhostDiscSettings", "GhostDisc", "DiscArtifact", "binned_sky", "find_ghost_disc", "disc_box",
@@ -118,13 +118,10 @@ def binned_sky(exposure: Exposure, settings: GhostDiscSettings | None = None, *,
     under a fifth of its pixels usable), amplifiers levelled, stars and flagged pixels left out."""
     s = settings or GhostDiscSettings()
     b = bin or s.bin
-    nx = exposure.shape[1]
     total = None
     for k in range(len(exposure.bands)):
         values, ignored = noise_units(exposure, k, ignored_bits=IGNORED_BITS)
-        step = amplifier_step(values, ignored)
-        values[:, nx // 2:] -= np.float32(step / 2)
-        values[:, :nx // 2] += np.float32(step / 2)
+        level_amplifiers(values, ignored)
         bad = ignored | (np.abs(values) > s.clip)
         values[bad] = 0.0
         count = bin_image((~bad).astype(np.float32), b)
@@ -185,20 +182,29 @@ class _Fit:
         d += self.p2[None, :]
         return (d < 0).astype(np.float32)
 
-    def significance(self, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(significance, fraction inside) of a step inside each row of ``inside`` (k, n)."""
+    def circle(self, x: float, y: float, radius: float) -> np.ndarray:
+        """(n,) float32: the binned points inside one circle."""
+        return self.inside(np.array([x]), np.array([y]), np.array([radius]))[0]
+
+    def significance(self, inside: np.ndarray, min_fraction: float) -> np.ndarray:
+        """Significance of a step inside each row of ``inside`` (k, n); 0 for a step leaving
+        under ``min_fraction`` of the blocks on either side."""
         sums = inside @ self.columns
         q = sums[:, :-1].astype(np.float64)
         var = q[:, 0] - np.einsum("ki,ij,kj->k", q, self.G_inv, q)
         z = sums[:, -1] / (self.sigma * np.sqrt(np.maximum(var, 1e-9)))
-        return np.where(var > 1e-6, z, 0.0), q[:, 0] / max(self.n, 1)
+        frac = q[:, 0] / max(self.n, 1)
+        return np.where((var > 1e-6) & (frac >= min_fraction) & (frac <= 1.0 - min_fraction), z, 0.0)
+
+    def _last_step(self, X: np.ndarray, values: np.ndarray) -> tuple[float, np.ndarray]:
+        """(significance of the last column's coefficient, coefficients) of ``values`` fitted by ``X``."""
+        G_inv = np.linalg.pinv(X.T @ X)
+        beta = G_inv @ (X.T @ values)
+        return float(beta[-1] / (self.sigma * math.sqrt(max(G_inv[-1, -1], 1e-18)))), beta
 
     def two_steps(self, first: np.ndarray, second: np.ndarray) -> float:
         """Significance of a step inside ``second`` (n,), fitted beside one inside ``first`` (n,)."""
-        X = np.concatenate([self.X, first[:, None], second[:, None]], 1)
-        G_inv = np.linalg.pinv(X.T @ X)
-        beta = G_inv @ (X.T @ self.resid)
-        return float(beta[-1] / (self.sigma * math.sqrt(max(G_inv[-1, -1], 1e-18))))
+        return self._last_step(np.concatenate([self.X, first[:, None], second[:, None]], 1), self.resid)[0]
 
     def clipped(self, step: np.ndarray, clip: float, iterations: int = 3) -> float:
         """Significance of a step inside ``step`` (n,), fitted with the blocks more than ``clip``
@@ -209,10 +215,7 @@ class _Fit:
         keep = np.ones(self.n, bool)
         z = 0.0
         for _ in range(iterations):
-            Xk = X[keep]
-            G_inv = np.linalg.pinv(Xk.T @ Xk)
-            beta = G_inv @ (Xk.T @ self.values[keep])
-            z = float(beta[-1] / (self.sigma * math.sqrt(max(G_inv[-1, -1], 1e-18))))
+            z, beta = self._last_step(X[keep], self.values[keep])
             off = np.zeros(self.shape, bool).ravel()
             off[self.ok] = np.abs(self.values - X @ beta) > clip * self.sigma
             now = ~ndimage.binary_dilation(off.reshape(self.shape)).ravel()[self.ok]
@@ -244,13 +247,12 @@ def _candidates(fit: _Fit, cx, cy, rr, min_fraction: float, *, keep: int, batch:
     scored = []
     for start in range(0, cx.size, batch):
         sl = slice(start, start + batch)
-        z, frac = fit.significance(fit.inside(cx[sl], cy[sl], rr[sl]))
-        z[(frac < min_fraction) | (frac > 1.0 - min_fraction)] = 0.0
+        z = fit.significance(fit.inside(cx[sl], cy[sl], rr[sl]), min_fraction)
         top = np.argsort(-np.abs(z))[:4 * keep]
         scored += [(abs(float(z[t])), start + int(t)) for t in top if z[t] != 0]
     chosen: list[tuple[int, np.ndarray]] = []
     for _, i in sorted(scored, reverse=True):
-        region = fit.inside(cx[i:i + 1], cy[i:i + 1], rr[i:i + 1])[0] > 0
+        region = fit.circle(cx[i], cy[i], rr[i]) > 0
         if all((region & r).sum() < 0.8 * max((region | r).sum(), 1) for _, r in chosen):
             chosen.append((i, region))
         if len(chosen) == keep:
@@ -271,8 +273,7 @@ def _refine(fit: _Fit, shape, x: float, y: float, radius: float, s: "GhostDiscSe
     r, a, d = (v.ravel() for v in np.meshgrid(radii, angle + da * np.linspace(-1, 1, 9),
                                                near + s.bin * np.linspace(-1.5, 1.5, 7), indexing="ij"))
     cx, cy = nx / 2.0 + (d + r) * np.cos(a), ny / 2.0 + (d + r) * np.sin(a)
-    z, frac = fit.significance(fit.inside(cx, cy, r))
-    z[(frac < s.min_fraction) | (frac > 1.0 - s.min_fraction)] = 0.0
+    z = fit.significance(fit.inside(cx, cy, r), s.min_fraction)
     j = int(np.argmax(np.abs(z)))
     return float(z[j]), float(cx[j]), float(cy[j]), float(r[j])
 
@@ -281,19 +282,18 @@ def _plateau(fit: _Fit, x: float, y: float, radius: float, sign: int, widths: tu
     """The step's least significance with a band along its edge fitted beside it (each of
     ``widths`` times the radius wide, on its bright side): an arc's ring, a spray's fan or
     a glow along the CCD's edge is such a band, a disc's plateau goes on inside it."""
-    c = (np.array([x]), np.array([y]))
-    step = fit.inside(*c, np.array([radius]))[0]
+    step = fit.circle(x, y, radius)
     worst = math.inf
     for w in widths:
-        band = (step - fit.inside(*c, np.array([radius * (1 - w)]))[0] if sign > 0
-                else fit.inside(*c, np.array([radius * (1 + w)]))[0] - step)
+        band = (step - fit.circle(x, y, radius * (1 - w)) if sign > 0
+                else fit.circle(x, y, radius * (1 + w)) - step)
         worst = min(worst, sign * fit.two_steps(band, step))
     return worst
 
 
 def _saturated_stars(exposure: Exposure, bin: int = 16) -> np.ndarray:
     """(k, 2) centres (x, y) of the groups of saturated pixels, in pixels."""
-    saturated = (np.bitwise_or.reduce(exposure.msk, axis=0) & DESDM_BITS["SATURATE"]) != 0
+    saturated = (exposure.combined_mask & DESDM_BITS["SATURATE"]) != 0
     labels, n = ndimage.label(bin_image(saturated.astype(np.float32), bin) > 0)
     if not n:
         return np.zeros((0, 2))
@@ -315,7 +315,7 @@ def _dark_halo_instead(fit: _Fit, stars: np.ndarray, x: float, y: float, radius:
     best = 0.0
     for sx, sy in stars[dark]:
         for halo in np.geomspace(60.0, s.halo_radius, 8):
-            inside = fit.inside(np.array([sx]), np.array([sy]), np.array([halo]))[0]
+            inside = fit.circle(sx, sy, halo)
             if inside.sum() < 2:
                 continue
             best = max(best, -fit.clipped(inside, s.clip_blocks))
@@ -325,11 +325,10 @@ def _dark_halo_instead(fit: _Fit, stars: np.ndarray, x: float, y: float, radius:
 def _second_edge(fit: _Fit, x: float, y: float, radius: float, sign: int, s: "GhostDiscSettings") -> float | None:
     """Radius of a significant edge of the other sign on the same centre: the central hole
     inside a disc (0.15-0.6 of its radius), the disc's rim outside a hole (1.6-6 times)."""
-    c = (np.array([x]), np.array([y]))
-    first = fit.inside(*c, np.array([radius]))[0]
+    first = fit.circle(x, y, radius)
     best, found = s.min_sigma, None
     for other in radius * (np.geomspace(0.15, 0.6, 12) if sign > 0 else np.geomspace(1.6, 6.0, 12)):
-        second = fit.inside(*c, np.array([other]))[0]
+        second = fit.circle(x, y, other)
         if (np.abs(second - first).mean() < s.min_fraction
                 or not s.min_fraction <= second.mean() <= 1.0 - s.min_fraction):
             continue  # the two edges must both cross the CCD
@@ -364,7 +363,7 @@ def find_ghost_disc(exposure: Exposure, settings: GhostDiscSettings | None = Non
         widths = s.plateau_widths if sign > 0 else s.hole_plateau_widths
         if _plateau(fine, x, y, radius, sign, widths) < s.min_plateau * abs(z):
             continue
-        z = fine.clipped(fine.inside(np.array([x]), np.array([y]), np.array([radius]))[0], s.clip_blocks)
+        z = fine.clipped(fine.circle(x, y, radius), s.clip_blocks)
         if sign * z < s.min_sigma:
             continue
         if stars is None:

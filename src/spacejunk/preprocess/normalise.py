@@ -10,8 +10,8 @@ import numpy as np
 from .._errors import SpacejunkWarning
 from ..io.exposure import Exposure
 
-__all__ = ["sky_and_noise", "noise_units", "normalise", "amplifier_step", "sky_planes", "bin_image", "STRETCHES",
-           "BACKGROUNDS"]
+__all__ = ["sky_and_noise", "noise_units", "normalise", "amplifier_step", "level_amplifiers", "sky_planes",
+           "bin_image", "STRETCHES", "BACKGROUNDS"]
 
 #: Pixels per band that :func:`sky_and_noise` samples by default (what ``Exposure.sky_noise`` uses).
 SKY_SAMPLE: int = 1 << 19
@@ -227,6 +227,17 @@ def amplifier_step(band: np.ndarray, mask: np.ndarray | None = None, *, width: i
     return float(np.median(diff)) if diff.size else 0.0
 
 
+def level_amplifiers(band: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Bring a band's two amplifiers to one sky level, in place: half of
+    :func:`amplifier_step` (``band``, ``mask`` as there) added to the left half, half taken
+    from the right. Returns the step."""
+    step = amplifier_step(band, mask)
+    half = band.shape[1] // 2
+    band[:, :half] += np.float32(step / 2)
+    band[:, half:] -= np.float32(step / 2)
+    return step
+
+
 def sky_planes(band: np.ndarray, mask: np.ndarray | None = None, *, block: int = 64, nsigma: float = 2.5,
                maxiters: int = 5) -> np.ndarray:
     """A robust plane fitted to each amplifier's half of a band: the sky's own gradient.
@@ -388,10 +399,7 @@ def normalise(
         elif mask_bits:
             bad |= (exposure.msk[b] & mask_bits) != 0
         if background == "amplifiers":  # measured before the bad pixels are zeroed, without them
-            step = np.float32(amplifier_step(band, exposure.msk[b]) / 2)
-            half = band.shape[1] // 2
-            band[:, :half] += step
-            band[:, half:] -= step
+            level_amplifiers(band, exposure.msk[b])
         band[bad] = 0.0
         if background == "plane":
             band -= sky_planes(band, np.where(bad, 1, exposure.msk[b]))
