@@ -157,4 +157,12 @@ def test_fan_sprays_and_the_networks_keep_the_better_of_an_overlapping_pair():
     # ghost discs join the network's ghosts the same way
     disc = Artifact.from_box("x", 0.0, 0.0, 1000.0, 1990.0, score=0.85, category="ghost")
     assert _alongside([own, ghost], [disc], "ghost", 0.5) == [own, disc]
+    # as the detector calls it (found_box): the disc's box takes the place of the network's
+    # ghost it overlaps, with the better of their scores; a ghost elsewhere stays
+    weak_disc = Artifact.from_box("x", 0.0, 0.0, 1000.0, 1990.0, score=0.6, category="ghost")
+    far_ghost = Artifact.from_box("x", 1500.0, 3000.0, 2000.0, 4000.0, score=0.7, category="ghost")
+    out = _alongside([own, ghost, far_ghost], [weak_disc], "ghost", 0.5, found_box=True)
+    assert [(a.box, a.score) for a in out] == [(own.box, 0.9), (weak_disc.box, 0.8), (far_ghost.box, 0.7)]
+    assert _alongside([ghost], [disc], "ghost", 0.5, found_box=True) == [disc]
+    assert _alongside([ghost], [weak_disc], "ghost", 0.7, found_box=True) == [ghost]  # under threshold
     assert Artifact.from_box("x", 0, 0, 30, 40).radius == 25.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -370,17 +370,28 @@ def _in_place_of(artifacts: list[Artifact], found: list[Artifact], categories: s
     return sorted([a for a in artifacts if a.category not in categories] + found, key=lambda a: -a.score)
 
 
-def _alongside(artifacts: list[Artifact], found: list[Artifact], category: str, threshold: float) -> list[Artifact]:
+def _alongside(artifacts: list[Artifact], found: list[Artifact], category: str, threshold: float, *,
+               found_box: bool = False) -> list[Artifact]:
     """``artifacts`` and a finder's ``found`` artifacts of ``category`` (at least
     ``threshold``) side by side; of one of the network's and one found overlapping (box IoU
     >= 0.5), the better scored (the found one on a tie). Used for the sprays found as fans
-    of trails and the ghost discs, which find what the network does not, not all it does."""
+    of trails and the ghost discs, which find what the network does not, not all it does.
+
+    With ``found_box``, a found artifact overlapping the network's takes their place with
+    the best of their scores (the ghost discs: a fitted edge bounds the ghost better than
+    the network's box)."""
     found = [a for a in found if a.score >= threshold]
     own = [a for a in artifacts if a.category == category]
     if not found or not own:
         return sorted(artifacts + found, key=lambda a: -a.score)
     overlap = box_iou([a.box for a in own], [a.box for a in found]) >= 0.5
     own_s, found_s = np.array([a.score for a in own]), np.array([a.score for a in found])
+    if found_box:
+        best = np.where(overlap, own_s[:, None], 0.0).max(axis=0)
+        found = [replace(f, score=float(b)) if b > f.score else f for f, b in zip(found, best)]
+        kept = [a for a in artifacts if a.category != category] + [a for a, o in zip(own, overlap.any(axis=1))
+                                                                    if not o]
+        return sorted(kept + found, key=lambda a: -a.score)
     beaten = (overlap & (found_s[None, :] >= own_s[:, None])).any(axis=1)
     found_beaten = (overlap[~beaten] & (own_s[~beaten, None] > found_s[None, :])).any(axis=0)
     kept = [a for a in artifacts if a.category != category] + [a for a, b in zip(own, beaten) if not b]
@@ -467,7 +478,7 @@ def detect_exposure(
         or on a spray, an arc or a satellite reported at the model's threshold, the odd
         blobs less those beside a trail or on a cosmic ray, cross-talk copy, dark halo or
         bad column found; the ghost discs beside the network's ghosts (of two overlapping,
-        the better scored).
+        the disc's box with the better of their scores).
 
     Returns
     -------
@@ -517,7 +528,7 @@ def detect_exposure(
         if key == "blobs":  # last in FINDERS: one on another finder's artifact is a piece of that
             found_here = _apart_from(found_here, [a for a in arts if a.category in _BLOB_HOSTS])
         if key in _ALONGSIDE:
-            arts = _alongside(arts, found_here, FINDERS[key][0], threshold)
+            arts = _alongside(arts, found_here, FINDERS[key][0], threshold, found_box=True)
         else:
             arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
     if not arts:
