@@ -166,3 +166,21 @@ def test_fan_sprays_and_the_networks_keep_the_better_of_an_overlapping_pair():
     assert _alongside([ghost], [disc], "ghost", 0.5, found_box=True) == [disc]
     assert _alongside([ghost], [weak_disc], "ghost", 0.7, found_box=True) == [ghost]  # under threshold
     assert Artifact.from_box("x", 0, 0, 30, 40).radius == 25.0
+
+
+def test_brush_strokes_get_a_second_name_under_the_threshold():
+    from spacejunk.io import Artifact
+    from spacejunk.predict.detector import _second_names
+
+    brush = Artifact.from_box("x", 100.0, 200.0, 500.0, 900.0, score=0.8, category="brush-strokes")
+    faint = Artifact.from_box("x", 1000.0, 200.0, 1200.0, 900.0, score=0.4, category="brush-strokes")
+    ghost = Artifact.from_box("x", 0.0, 0.0, 2048.0, 4096.0, score=0.9, category="ghost")
+    out = _second_names([ghost, brush, faint], threshold=0.2)
+    sprays = [a for a in out if a.category == "bright-spray"]
+    assert [(a.box, round(a.score, 3)) for a in sprays] == [(brush.box, 0.36)]  # 0.4 * 0.45 < 0.2: none
+    assert [a for a in out if a.category != "bright-spray"] == [ghost, brush, faint]
+    assert max(a.score for a in sprays) < 0.5  # never reported at the default threshold
+    # a spray already reported there keeps its place
+    spray = Artifact.from_box("x", 100.0, 210.0, 500.0, 900.0, score=0.7, category="bright-spray")
+    assert [a for a in _second_names([brush, spray], 0.2) if a.category == "bright-spray"] == [spray]
+    assert _second_names([ghost], 0.2) == [ghost]
