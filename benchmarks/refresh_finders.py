@@ -11,9 +11,12 @@ brings a trained checkpoint up to date:
   ``--background`` sets how its input's sky is levelled (``Normalisation.background``:
   ``amplifiers`` brings each band's two amplifiers to one level) and ``--mask-flagged`` sets
   the pixels DESDM flags as bad, saturated or bleed trail to the sky in its input
-  (``Normalisation.mask_bits``), before the threshold is chosen.
+  (``Normalisation.mask_bits``), before the threshold is chosen;
+- ``--second-fraction F`` sets a detector's region namer's ``second_fraction``: its second
+  choice adds a box when at least ``F`` times as probable as its first.
 
     python benchmarks/refresh_finders.py src/spacejunk/weights/detector.pt
+    python benchmarks/refresh_finders.py src/spacejunk/weights/detector.pt --second-fraction 0.1
     python benchmarks/refresh_finders.py src/spacejunk/weights/classifier.pt --val work/classifier-default/val
     python benchmarks/refresh_finders.py work/cls_cm.pt --val work/val2 --finders cross_talk,dark_halos,column_masks
     python benchmarks/refresh_finders.py work/cls_amp.pt --val work/classifier-default/val --background amplifiers
@@ -47,6 +50,16 @@ def _normalisation(meta: dict, **changes) -> None:
 def _set_normalisation(path: Path, **changes) -> None:
     state = torch.load(path, map_location="cpu", weights_only=False)
     _normalisation(state["meta"], **changes)
+    torch.save(state, path)
+
+
+def _set_second_fraction(path: Path, fraction: float) -> None:
+    if not 0.0 < fraction <= 1.0:
+        raise SystemExit(f"--second-fraction must be in (0, 1], got {fraction}")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if not state["meta"].get("namer"):
+        raise SystemExit(f"{path} has no region namer")
+    state["meta"]["namer"]["second_fraction"] = float(fraction)
     torch.save(state, path)
 
 
@@ -84,6 +97,9 @@ def main(argv=None) -> int:
                    help="the model's sky levelling in its input (default: keep the checkpoint's)")
     p.add_argument("--mask-flagged", action="store_true",
                    help="set the pixels DESDM flags as bad, saturated or bleed trail to the sky in the model's input")
+    p.add_argument("--second-fraction", type=float,
+                   help="a detector's namer: the least probability, relative to its first choice, of a second "
+                        "choice that adds a box (default: keep the checkpoint's)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     task = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["meta"].get("task")
@@ -93,6 +109,8 @@ def main(argv=None) -> int:
         _add_finders(args.checkpoint)
         if changes:
             _set_normalisation(args.checkpoint, **changes)
+        if args.second_fraction is not None:
+            _set_second_fraction(args.checkpoint, args.second_fraction)
         print(f"{args.checkpoint}: detector finders recorded")
     elif task == "classifier":
         finders = tuple(k for k in args.finders.split(",") if k)

@@ -71,8 +71,9 @@ class _Blob(SegmentationDetector):
         return z
 
 
-def _meta_with_namer(label: str):
-    """A detector meta whose whole-image view has a namer that calls every region ``label``."""
+def _meta_with_namer(label: str, *, ghost_logit: float = 0.0, second_fraction: float = 0.5):
+    """A detector meta whose whole-image view has a namer that calls every region ``label``
+    (logit 5; ``ghost_logit`` for a ghost, 0 for the rest)."""
     view = ["ghost", "bright-arc"]
     n = len(_feature_names(view, 3))
     rng = np.random.default_rng(0)
@@ -82,10 +83,11 @@ def _meta_with_namer(label: str):
     with torch.no_grad():  # whatever the features: the last layer decides alone
         last = namer.net[-1]
         last.weight.zero_()
-        last.bias.copy_(torch.tensor([5.0 if c == label else 0.0 for c in ["ghost", "bright-arc", NONE]]))
+        last.bias.copy_(torch.tensor([5.0 if c == label else ghost_logit if c == "ghost" else 0.0
+                                      for c in ["ghost", "bright-arc", NONE]]))
     meta = {"bands": ["g", "r", "i"], "classes": list(CATEGORIES), "threshold": 0.5,
             "views": [{"bin": 2, "tile": None, "overlap": 0, "categories": view}]}
-    meta["namer"] = namer.to_meta(feature_names=_feature_names(view, 3), view_classes=view, second_fraction=0.5,
+    meta["namer"] = namer.to_meta(feature_names=_feature_names(view, 3), view_classes=view, second_fraction=second_fraction,
                                   min_score=0.05)
     return meta
 
@@ -141,3 +143,16 @@ def test_image_regions_names_regions_by_their_truth():
     assert sorted(names) == ["bright-arc", NONE]
     feats, names, view = image_regions(model, meta, exposure, truth, min_side_px=20)  # the 10 x 10 px one goes
     assert names == ["bright-arc"]
+
+
+def test_the_namers_second_choice_adds_a_box_from_second_fraction_up():
+    model = _Blob(n_bands=3, base_channels=2, depth=1, min_area_px=1).eval()
+
+    def named(fraction):
+        meta = _meta_with_namer("bright-arc", ghost_logit=3.0, second_fraction=fraction)
+        return [(a.category, round(a.score, 4)) for a in detect_array(_image(), bands=["g", "r", "i"], model=model,
+                                                                     meta=meta, threshold=0.05)]
+
+    p_arc, p_ghost, p_none = np.exp([5.0, 3.0, 0.0]) / np.exp([5.0, 3.0, 0.0]).sum()
+    assert named(0.5) == [("bright-arc", round(1 - p_none, 4))]  # the ghost is e^-2 = 0.14 as probable
+    assert named(0.1) == [("bright-arc", round(1 - p_none, 4)), ("ghost", round((1 - p_none) * p_ghost / p_arc, 4))]

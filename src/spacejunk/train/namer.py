@@ -43,7 +43,7 @@ class NamerTrainSettings:
     match_iou: float = 0.5
     epochs: int = 300
     hidden: int = 64
-    second_fraction: float = 0.5
+    second_fraction: float = 0.1  # a second choice under half the first scores under 0.5: unseen at the default threshold
     min_score: float = 0.05
     min_side_px: float = 128.0
     shape: tuple[int, int] = (4096, 2048)
