@@ -403,13 +403,14 @@ def _alongside(artifacts: list[Artifact], found: list[Artifact], category: str, 
     if not found or not own:
         return sorted(artifacts + found, key=lambda a: -a.score)
     overlap = box_iou([a.box for a in own], [a.box for a in found]) >= 0.5
-    own_s, found_s = np.array([a.score for a in own]), np.array([a.score for a in found])
+    own_s = np.array([a.score for a in own])
     if found_box:
         best = np.where(overlap, own_s[:, None], 0.0).max(axis=0)
         found = [replace(f, score=float(b)) if b > f.score else f for f, b in zip(found, best)]
         kept = [a for a in artifacts if a.category != category] + [a for a, o in zip(own, overlap.any(axis=1))
                                                                     if not o]
         return sorted(kept + found, key=lambda a: -a.score)
+    found_s = np.array([a.score for a in found])
     beaten = (overlap & (found_s[None, :] >= own_s[:, None])).any(axis=1)
     found_beaten = (overlap[~beaten] & (own_s[~beaten, None] > found_s[None, :])).any(axis=0)
     kept = [a for a in artifacts if a.category != category] + [a for a, b in zip(own, beaten) if not b]

@@ -47,7 +47,8 @@ of pixels tens of sigma. So:
 The score is ``z / (z + min_sigma)`` (0.5 at the limit), ``z`` the significance of the
 clipped fit. The artifact (:class:`DiscArtifact`) keeps its region, so the tile classifier
 scores the tiles the region covers, not all of its box. The detector keeps the network's
-ghosts beside this finder's, and of two ghosts on one place the better scored.
+ghosts beside this finder's; of two ghosts on one place, the disc's box with the better of
+their scores.
 """
 
 from __future__ import annotations
