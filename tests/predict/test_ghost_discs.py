@@ -64,6 +64,30 @@ def test_a_faint_disc_larger_than_the_ccd_is_found_by_its_edge(cx, cy, radius, h
     assert agree >= 0.97
 
 
+def test_a_faint_disc_is_found_beside_a_bright_ghost_that_outshines_its_edge():
+    # a bright ghost (3 sigma) in the corner of a faint disc (0.3 sigma) covering the CCD's
+    # top three quarters: the bright one's edge is the most significant, the faint one's is found
+    # with the bright one's blocks left out
+    faint, faint_truth = _disc(500.0, -2700.0, 4200.0)
+    bright, bright_truth = _disc(150.0, 200.0, 550.0, level=3.0, soft=10.0)
+    image = _image(faint + bright)
+    found = find_ghost_discs(image)
+    assert len(found) == 2
+    assert box_iou([found[0].box], [_box(bright_truth)])[0, 0] >= 0.9
+    assert box_iou([found[1].box], [_box(faint_truth)])[0, 0] >= 0.9
+    assert found[0].score > found[1].score >= 0.5
+    ys, xs = np.mgrid[8:SHAPE[0]:16, 8:SHAPE[1]:16]
+    assert (found[1].disc.region(xs, ys) == faint_truth[ys, xs]).mean() >= 0.97
+    # one disc when asked for one: the bright ghost's
+    from dataclasses import replace
+
+    from spacejunk.predict.ghost_discs import GhostDiscSettings
+
+    one = find_ghost_discs(image, replace(GhostDiscSettings(), max_discs=1))
+    assert len(one) == 1 and one[0].box == found[0].box
+    assert find_ghost_disc(image) == found[0].disc
+
+
 def test_the_sky_alone_and_a_dark_halo_at_the_edge_are_not_ghosts():
     assert find_ghost_discs(_image()) == []
     assert find_ghost_discs(_image(seed=3)) == []

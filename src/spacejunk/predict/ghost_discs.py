@@ -42,7 +42,11 @@ of pixels tens of sigma. So:
    A bright inside is a disc, whose region is the CCD's part inside the circle; a dark
    inside is the ghost's central hole, whose region is the part outside it. A second
    significant edge of the other sign on the same centre (the hole inside a disc, at
-   0.15-0.6 of its radius; the disc's rim outside a hole, at 1.6-6 times) bounds the region.
+   0.15-0.6 of its radius; the disc's rim outside a hole, at 1.6-6 times) bounds the region;
+4. up to ``max_discs`` ghosts: the blocks of the ghost found (a disc's inside, a hole's
+   outside, its edge moved out by ``margin`` of its radius and a block) are left out and
+   steps 2-3 run again on the rest. A bright ghost's edge outshines a faint ghost's that
+   covers the rest of the CCD, which a single search never reaches.
 
 The score is ``z / (z + min_sigma)`` (0.5 at the limit), ``z`` the significance of the
 clipped fit. The artifact (:class:`DiscArtifact`) keeps its region, so the tile classifier
@@ -54,7 +58,7 @@ their scores.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from astropy.stats import mad_std
@@ -66,8 +70,8 @@ from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, level_amplifiers, noise_units
 from .blobs import IGNORED_BITS
 
-__all__ = ["GhostDiscSettings", "GhostDisc", "DiscArtifact", "binned_sky", "find_ghost_disc", "disc_box",
-           "find_ghost_discs"]
+__all__ = ["GhostDiscSettings", "GhostDisc", "DiscArtifact", "binned_sky", "find_ghost_disc", "find_ghost_disc_edges",
+           "disc_box", "find_ghost_discs"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class GhostDiscSettings:
     clip_blocks: float = 5.0
     halo_radius: float = 650.0
     halo_share: float = 1.0
+    max_discs: int = 2
+    margin: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -339,21 +345,20 @@ def _second_edge(fit: _Fit, x: float, y: float, radius: float, sign: int, s: "Gh
     return found
 
 
-def find_ghost_disc(exposure: Exposure, settings: GhostDiscSettings | None = None) -> GhostDisc | None:
-    """The most significant ghost edge on ``exposure`` (see the module's notes), or None."""
-    s = settings or GhostDiscSettings()
-    ny, nx = exposure.shape
-    if ny < 4 * s.bin or nx < 4 * s.bin:
-        return None
+def _search(shape: tuple[int, int], fine_sky: np.ndarray, stars: np.ndarray, s: GhostDiscSettings
+            ) -> GhostDisc | None:
+    """Steps 2-3 of the module's notes on the blocks of ``fine_sky`` (``bin / 2`` px, NaN where
+    left out) of a CCD of ``shape`` with saturated ``stars`` (:func:`_saturated_stars`): the
+    most significant ghost edge passing the tests, or None."""
+    ny, nx = shape
     half = max(s.bin // 2, 1)
-    fine_sky = binned_sky(exposure, s, bin=half)
-    coarse = _Fit(_pairs_binned(fine_sky) if 2 * half == s.bin else binned_sky(exposure, s), s.bin)
+    coarse = _Fit(_pairs_binned(fine_sky), 2 * half)
     if coarse.n < 16:
         return None
     radii = np.geomspace(*s.radius_range, s.n_radii)
     angles = np.arange(s.n_angles) * (2.0 * math.pi / s.n_angles)
     cx, cy, rr = _circles((ny, nx), radii, angles, float(s.bin))
-    fine = stars = None  # refined on blocks half as large
+    fine = None  # refined on blocks half as large
     for i in _candidates(coarse, cx, cy, rr, s.min_fraction, keep=s.candidates):
         if fine is None:
             fine = _Fit(fine_sky, half)
@@ -367,8 +372,6 @@ def find_ghost_disc(exposure: Exposure, settings: GhostDiscSettings | None = Non
         z = fine.clipped(fine.circle(x, y, radius), s.clip_blocks)
         if sign * z < s.min_sigma:
             continue
-        if stars is None:
-            stars = _saturated_stars(exposure)
         if _dark_halo_instead(fine, stars, x, y, radius, sign, z, s):
             continue
         other = _second_edge(fine, x, y, radius, sign, s)
@@ -377,6 +380,48 @@ def find_ghost_disc(exposure: Exposure, settings: GhostDiscSettings | None = Non
             inner, outer = (other, radius) if sign > 0 else (radius, other)
         return GhostDisc(x, y, radius, sign, inner, outer, abs(z))
     return None
+
+
+def _without(fine_sky: np.ndarray, disc: GhostDisc, bin: int, margin: float) -> np.ndarray:
+    """``fine_sky`` (blocks of ``bin`` px) with the blocks of ``disc``'s ghost set to NaN: a
+    disc's inside (its hole too), or the outside of a hole, its edge moved out by ``margin``
+    times its radius and a block."""
+    ny, nx = fine_sky.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    r = np.hypot((xx + 0.5) * bin - disc.x, (yy + 0.5) * bin - disc.y)
+    if disc.sign > 0:  # a disc, its hole too
+        near = r < disc.outer * (1.0 + margin) + bin
+    else:  # a hole and all the ghost's ring outside it
+        near = r >= disc.inner * (1.0 - margin) - bin
+    return np.where(near, np.nan, fine_sky)
+
+
+def find_ghost_disc_edges(exposure: Exposure, settings: GhostDiscSettings | None = None) -> list[GhostDisc]:
+    """Up to ``max_discs`` ghost edges on ``exposure`` (see the module's notes), most
+    significant first: each next one looked for with the blocks of the ghosts found before
+    (and ``margin`` of their radius about them) left out, as a bright ghost's edge outshines
+    a faint one covering the rest of the CCD."""
+    s = settings or GhostDiscSettings()
+    ny, nx = exposure.shape
+    if ny < 4 * s.bin or nx < 4 * s.bin:
+        return []
+    half = max(s.bin // 2, 1)
+    fine_sky = binned_sky(exposure, s, bin=half)
+    stars = _saturated_stars(exposure)
+    found: list[GhostDisc] = []
+    while len(found) < s.max_discs:
+        disc = _search(exposure.shape, fine_sky, stars, s)
+        if disc is None:
+            break
+        found.append(disc)
+        fine_sky = _without(fine_sky, disc, half, s.margin)
+    return found
+
+
+def find_ghost_disc(exposure: Exposure, settings: GhostDiscSettings | None = None) -> GhostDisc | None:
+    """The most significant ghost edge on ``exposure`` (see the module's notes), or None."""
+    edges = find_ghost_disc_edges(exposure, replace(settings or GhostDiscSettings(), max_discs=1))
+    return edges[0] if edges else None
 
 
 def disc_box(disc: GhostDisc, shape: tuple[int, int], step: int = 16) -> tuple[float, float, float, float] | None:
@@ -421,15 +466,15 @@ class DiscArtifact(Artifact):
 
 
 def find_ghost_discs(exposure: Exposure, settings: GhostDiscSettings | None = None) -> list[Artifact]:
-    """The ghost disc of ``exposure`` (:func:`find_ghost_disc`) as a ``ghost`` artifact
-    (a :class:`DiscArtifact`), if any."""
+    """The ghost discs of ``exposure`` (:func:`find_ghost_disc_edges`) as ``ghost``
+    artifacts (:class:`DiscArtifact`), most significant first."""
     s = settings or GhostDiscSettings()
-    disc = find_ghost_disc(exposure, s)
-    if disc is None:
-        return []
-    box = disc_box(disc, exposure.shape)
-    if box is None:
-        return []
-    z = disc.significance
-    a = Artifact.from_box(exposure.name, *box, score=z / (z + s.min_sigma), category="ghost")
-    return [DiscArtifact(**Artifact.as_row(a), disc=disc)]
+    out = []
+    for disc in find_ghost_disc_edges(exposure, s):
+        box = disc_box(disc, exposure.shape)
+        if box is None:
+            continue
+        z = disc.significance
+        a = Artifact.from_box(exposure.name, *box, score=z / (z + s.min_sigma), category="ghost")
+        out.append(DiscArtifact(**Artifact.as_row(a), disc=disc))
+    return out
