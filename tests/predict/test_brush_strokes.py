@@ -62,6 +62,24 @@ def test_a_faint_brush_is_found_and_boxed():
     assert found[0].score > 0.5
 
 
+def test_a_brush_scores_the_tiles_its_streaks_cross_not_its_box_corners():
+    from spacejunk.predict.finders import box_tile_scores
+
+    brush, _ = _brush(260, 500, 35.0, n=3, spread=60.0)
+    found = find_brush_strokes(_image(brush))
+    assert len(found) == 1
+    grid = np.array([[x, y, x + 64, y + 64] for y in range(0, SHAPE[0], 64) for x in range(0, SHAPE[1], 64)], float)
+    covered = np.array([(brush[int(y0):int(y1), int(x0):int(x1)] >= 0.2 * brush.max()).mean() >= 0.01
+                        for x0, y0, x1, y1 in grid])
+    box = found[0]
+    in_box = (grid[:, 2] > box.xmin) & (grid[:, 0] < box.xmax) & (grid[:, 3] > box.ymin) & (grid[:, 1] < box.ymax)
+    scores = box_tile_scores(found, grid, min_fraction=0.01)
+    assert in_box.sum() >= 1.5 * covered.sum()  # a diagonal bundle's box is mostly sky
+    assert ((scores > 0) == covered).mean() >= 0.95
+    assert (scores[covered] == np.float32(box.score)).mean() >= 0.9
+    assert find_brush_strokes(_image(brush))[0].as_row() == found[0].as_row()
+
+
 def test_a_brush_running_off_the_ccd_is_found():
     brush, truth = _brush(60, 300, 120.0, length=700.0)
     found = find_brush_strokes(_image(brush, seed=1))

@@ -36,7 +36,9 @@ or a galaxy is as bright along every direction, a streak along one only. So:
    its peak).
 
 The score is ``total / (total + min_total)``, ``total`` the bundle's summed streakiness
-over the square root of its number of pixels (0.5 at ``min_total``).
+over the square root of its number of pixels (0.5 at ``min_total``). The artifact
+(:class:`BrushArtifact`) keeps its streaks' marked pixels, grown by ``mark_growth`` px, so
+the tile classifier scores the tiles they cross, not all those of its box.
 
 A satellite trail is a streak too, and so are a spray's rays and an arc: the detector
 drops the brushes along a trail it found or on a spray, an arc or a satellite it reports
@@ -46,20 +48,20 @@ drops the brushes along a trail it found or on a spray, an arc or a satellite it
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 from scipy.fft import irfft2, next_fast_len, rfft2
 
 from ..categories import DESDM_BITS
-from ..io.artifact import Artifact
+from ..io.artifact import ARTIFACT_COLUMNS, Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
 from ..stitch import join_pairs
 from .blobs import IGNORED_BITS, _background, _scatter
 
-__all__ = ["BrushStrokeSettings", "streakiness", "find_brush_strokes"]
+__all__ = ["BrushStrokeSettings", "BrushArtifact", "streakiness", "find_brush_strokes"]
 
 @dataclass(frozen=True)
 class BrushStrokeSettings:
@@ -84,6 +86,7 @@ class BrushStrokeSettings:
     edge: float = 48.0
     box_fraction: float = 0.2
     min_total: float = 150.0
+    mark_growth: float = 8.0
 
 
 def _line_kernels(angles: np.ndarray, length: float, width: float) -> np.ndarray:
@@ -243,6 +246,33 @@ def _along_edge(group: _Group, shape: tuple[int, int], edge: float) -> bool:
     return ((y1 - y0 <= edge and (y0 <= 1 or y1 >= ny - 1)) or (x1 - x0 <= edge and (x0 <= 1 or x1 >= nx - 1)))
 
 
+@dataclass(frozen=True, eq=False)
+class BrushArtifact(Artifact):
+    """A bundle of brush strokes found by :func:`find_brush_strokes`: an
+    :class:`~spacejunk.io.Artifact` that also knows its streaks' pixels (``marks``, a bool
+    map of the image binned ``bin`` x ``bin``), so the tile classifier scores the tiles its
+    streaks cross, not all those of its box (a diagonal bundle's box is mostly sky)."""
+
+    marks: np.ndarray = field(default=None, repr=False)
+    bin: int = 1
+
+    def tile_fractions(self, grid: np.ndarray) -> np.ndarray:
+        """Fraction of each tile ``(x0, y0, x1, y1)`` of ``grid`` on the streaks, counted on the
+        binned map (each tile widened to whole blocks)."""
+        from ..preprocess import tile_fractions
+
+        grid = np.asarray(grid, np.float64).reshape(-1, 4)
+        ny, nx = self.marks.shape
+        lo = np.floor(grid[:, :2] / self.bin).astype(np.int64)
+        hi = np.ceil(grid[:, 2:] / self.bin).astype(np.int64)
+        binned = np.concatenate([np.minimum(lo, [nx - 1, ny - 1]), np.minimum(np.maximum(hi, lo + 1), [nx, ny])], 1)
+        return tile_fractions(self.marks, binned)
+
+    def as_row(self) -> dict:
+        """The ``artifacts.csv`` row (the streaks' pixels are not part of the file)."""
+        return {k: getattr(self, k) for k in ARTIFACT_COLUMNS}
+
+
 def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None = None) -> list[Artifact]:
     """Brush strokes of ``exposure`` as ``brush-strokes`` artifacts."""
     s = settings or BrushStrokeSettings()
@@ -261,6 +291,12 @@ def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None 
             continue  # a spray's rays or a satellite, the CCD's edge, a diffraction spike
         total = g.weight / math.sqrt(g.n)
         x0, y0, x1, y1 = (v * s.bin for v in g.box)
-        out.append(Artifact.from_box(exposure.name, float(x0), float(y0), float(min(x1, nx)), float(min(y1, ny)),
-                                     score=total / (total + s.min_total), category="brush-strokes"))
+        a = Artifact.from_box(exposure.name, float(x0), float(y0), float(min(x1, nx)), float(min(y1, ny)),
+                              score=total / (total + s.min_total), category="brush-strokes")
+        marks = np.zeros(streak.shape, bool)
+        marks[g.yy, g.xx] = True
+        grow = max(int(round(s.mark_growth / s.bin)), 0)
+        if grow:
+            marks = ndimage.binary_dilation(marks, iterations=grow)
+        out.append(BrushArtifact(**Artifact.as_row(a), marks=marks, bin=s.bin))
     return sorted(out, key=lambda a: -a.score)
