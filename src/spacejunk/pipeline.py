@@ -200,7 +200,7 @@ def detect_exposure(exposure: Exposure, *, settings: DetectSettings | None = Non
     """
     from .predict.classifier import classify_exposure
     from .predict.detector import detect_exposure as detect_boxes
-    from .predict.finders import run_finders
+    from .predict.finders import in_threads, run_finders
     from .predict.trails import find_trails, settings_from_meta
 
     settings = settings or DetectSettings()
@@ -212,8 +212,8 @@ def detect_exposure(exposure: Exposure, *, settings: DetectSettings | None = Non
     t0 = time.perf_counter()
     wants = [settings_from_meta(classifier_meta), settings_from_meta(detector_meta)]
     trail_settings = next((w for w in wants if w is not None), None)
-    trails = find_trails(exposure, trail_settings) if trail_settings is not None else []
-    found = run_finders(exposure, detector_meta)
+    trails, found = in_threads([lambda: find_trails(exposure, trail_settings) if trail_settings is not None else [],
+                                lambda: run_finders(exposure, detector_meta)], exposure=exposure)
     found = run_finders(exposure, classifier_meta, found) | found
     t1 = time.perf_counter()
     tiles = classify_exposure(exposure, model=classifier, meta=classifier_meta, threshold=settings.threshold,

@@ -263,3 +263,42 @@ def test_a_glow_under_half_of_a_saturated_source_is_no_cross_talk():
     part = float(np.median(glow[bright] / src[bright]))
     assert part > 0 and not _leaks_throughout(glow, src, bright, part, 6.0)
     assert _leaks_throughout(glow, src, bright, part, 0.0)  # the check off
+
+
+def test_the_finders_run_side_by_side_and_give_what_they_give_one_after_the_other():
+    import time
+
+    from spacejunk.predict.finders import in_threads, run_finders
+
+    # results come back in the order asked for, whatever order the threads finish in
+    assert in_threads([lambda i=i: (time.sleep(0.02 * (3 - i)), i)[1] for i in range(4)], workers=4) == [0, 1, 2, 3]
+    exposure = simulate_image(seed=11, shape=SHAPE, name="s11", artifacts=["cross-talk", "satellite"]).exposure
+    meta = default_finder_settings()
+    alone = run_finders(exposure, meta, workers=1)
+    together = run_finders(exposure, meta, workers=2)
+    assert list(together) == list(FINDERS)
+    assert {k: [a.as_row() for a in v] for k, v in together.items()} == \
+        {k: [a.as_row() for a in v] for k, v in alone.items()}
+    assert len(exposure._sky_noise) == len(exposure.bands)  # measured once, before the threads
+
+
+def test_runtime_warnings_are_quiet_inside_threads_and_the_filters_come_back():
+    import time
+    import warnings
+
+    from spacejunk._errors import quiet_runtime_warnings
+    from spacejunk.predict.finders import in_threads
+
+    def task(i):
+        with quiet_runtime_warnings():
+            time.sleep(0.002 * (i % 4))
+            return float(np.nanmedian(np.full(3, np.nan)))  # an all-NaN slice: a RuntimeWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a warning let through fails its thread
+        before = list(warnings.filters)
+        results = in_threads([lambda i=i: task(i) for i in range(24)], workers=6)
+        assert all(np.isnan(v) for v in results)
+        assert warnings.filters == before  # catch_warnings from threads could leave them changed
+        with pytest.raises(RuntimeWarning, match="All-NaN"):
+            np.nanmedian(np.full(3, np.nan))

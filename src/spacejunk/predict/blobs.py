@@ -34,13 +34,13 @@ The score is ``significance / (significance + min_significance)`` (0.5 at
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.stats import mad_std
 from scipy import ndimage
 
+from .._errors import quiet_runtime_warnings
 from ..categories import DESDM_BITS
 from ..evaluate.coco import box_iou
 from ..io.artifact import Artifact
@@ -75,8 +75,7 @@ class BlobSettings:
 def _background(binned: np.ndarray, window: int) -> np.ndarray:
     """Running median over ``window`` binned pixels, computed on blocks an eighth of it and spread back."""
     c = max(window // 8, 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with quiet_runtime_warnings():
         back = ndimage.median_filter(bin_image(binned, c), size=max(window // c, 1), mode="nearest")
     return np.repeat(np.repeat(back, c, axis=0), c, axis=1)[:binned.shape[0], :binned.shape[1]]
 

@@ -30,12 +30,12 @@ are not reported and nearly every true one is.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
+from .._errors import quiet_runtime_warnings
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
@@ -94,8 +94,7 @@ def column_offsets(values: np.ndarray, ignored: np.ndarray, s: ColumnMaskSetting
             c = s.gap + s.reference
             refs.append(padded[:, c - d:c - d + w])
             refs.append(padded[:, c + d:c + d + w])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with quiet_runtime_warnings():
             ref = np.nanmedian(np.stack(refs), axis=0)
         out[:, a0:a1] = amp - ref
     return out
@@ -137,8 +136,7 @@ def find_column_masks(exposure: Exposure, settings: ColumnMaskSettings | None = 
     for b in range(len(exposure.bands)):
         values, ignored = noise_units(exposure, b, ignored_bits=IGNORED_BITS)
         offsets.append(column_offsets(values, ignored, s))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with quiet_runtime_warnings():
         off = np.nanmean(np.stack(offsets), axis=0)
     finite = off[np.isfinite(off)]
     if finite.size < 10:

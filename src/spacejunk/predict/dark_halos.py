@@ -25,12 +25,12 @@ significance being the region's summed depth over the square root of its size.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
+from .._errors import quiet_runtime_warnings
 from ..categories import DESDM_BITS
 from ..evaluate.coco import box_iou
 from ..io.artifact import Artifact
@@ -167,8 +167,7 @@ def find_dark_halos(exposure: Exposure, settings: DarkHaloSettings | None = None
     """Dark halos around the bright stars of ``exposure`` as ``dark-halo`` artifacts (see the module's notes)."""
     s = settings or DarkHaloSettings()
     ny, nx = exposure.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with quiet_runtime_warnings():
         z = sky_residual(exposure, s)
     labels, _ = ndimage.label(z < -s.min_sigma)
     out = []

@@ -17,12 +17,12 @@ sigma in some band (at least ``min_rows`` of them, or the region is left as it w
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
+from .._errors import quiet_runtime_warnings
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
@@ -67,8 +67,7 @@ def _depth(exposure: Exposure, x0: int, x1: int, top: bool, limit: int, s: EdgeB
         weight = ndimage.uniform_filter1d(np.isfinite(window).astype(np.float32), s.smooth_px, axis=1)
         with np.errstate(all="ignore"):
             window = np.where(weight > 0.5, ndimage.uniform_filter1d(filled, s.smooth_px, axis=1) / weight, np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with quiet_runtime_warnings():
             profile = np.nanpercentile(window, s.percentile, axis=1) if window.size else np.zeros(0)
         # rows with too few unflagged pixels (the flagged edge rows) say nothing
         profile = np.interp(np.arange(len(profile)), np.flatnonzero(known), profile[known]) if known.any() \
@@ -90,8 +89,7 @@ def _extent(exposure: Exposure, x0: int, x1: int, top: bool, depth: int, s: Edge
     for b in range(len(exposure.bands)):
         values, ignored = cache[b]
         window = np.where(ignored[rows], np.nan, values[rows])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with quiet_runtime_warnings():
             column = np.nan_to_num(np.nanmean(window, axis=0))
         visible |= ndimage.uniform_filter1d(column, s.smooth_px, mode="nearest") >= s.visible_sigma
     while x0 > 0 and visible[x0 - 1]:

@@ -16,8 +16,10 @@ the classifier scores each tile at least as high as the finders' artifacts cover
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -33,8 +35,8 @@ from .dark_halos import DarkHaloSettings, find_dark_halos
 from .ghost_discs import GhostDiscSettings, find_ghost_discs
 from .tape_bumps import TapeBumpSettings, find_tape_bumps
 
-__all__ = ["FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "box_tile_scores",
-           "finder_tile_scores", "record_finder_scores"]
+__all__ = ["FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "in_threads",
+           "box_tile_scores", "finder_tile_scores", "record_finder_scores"]
 
 #: Metadata key -> (category reported, finder, its settings class); the detector relies on
 #: the odd blobs coming last (it drops those on the others' artifacts).
@@ -70,19 +72,38 @@ def finder_meta(*, trails: bool = True, keys=None) -> dict:
     return {"trails": asdict(TrailSettings()) if trails else None, **{key: asked.get(key) for key in FINDERS}}
 
 
-def run_finders(exposure: Exposure, meta: dict, found: dict[str, list[Artifact]] | None = None
-                ) -> dict[str, list[Artifact]]:
+def run_finders(exposure: Exposure, meta: dict, found: dict[str, list[Artifact]] | None = None, *,
+                workers: int | None = None) -> dict[str, list[Artifact]]:
     """``{key: artifacts}`` of every finder ``meta`` asks for; those already in ``found`` are
-    not run again (the pipeline runs them once for both models)."""
-    out = {}
-    for key in finder_keys(meta):
-        if found is not None and key in found:
-            out[key] = found[key]
-            continue
+    not run again (the pipeline runs them once for both models).
+
+    The finders run side by side on ``workers`` threads (:func:`in_threads`)."""
+    keys = finder_keys(meta)
+    todo = [key for key in keys if found is None or key not in found]
+
+    def task(key: str) -> Callable[[], list[Artifact]]:
         _, finder, config = FINDERS[key]
         cfg = meta[key]
-        out[key] = finder(exposure, config(**(cfg if isinstance(cfg, dict) else {})))
-    return out
+        return lambda: finder(exposure, config(**(cfg if isinstance(cfg, dict) else {})))
+
+    done = dict(zip(todo, in_threads([task(key) for key in todo], workers, exposure=exposure)))
+    return {key: done[key] if key in done else found[key] for key in keys}
+
+
+def in_threads(tasks: list[Callable[[], Any]], workers: int | None = None, *, exposure: Exposure | None = None
+               ) -> list:
+    """The results of ``tasks`` (functions of no argument), in order, run side by side on up
+    to ``workers`` threads (default: the CPU cores). The finders are numpy and scipy work
+    that leaves Python's lock, and one alone keeps a single core busy. With ``exposure``, its
+    bands' sky and noise are measured first, once, for all the tasks."""
+    if exposure is not None:
+        for b in range(len(exposure.bands)):
+            exposure.sky_noise(b)
+    n = min(len(tasks), workers or os.cpu_count() or 1)
+    if n <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda task: task(), tasks))
 
 
 def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction: float) -> np.ndarray:
@@ -121,10 +142,11 @@ def finder_tile_scores(exposure: Exposure, grid: np.ndarray, meta: dict, *, min_
     from .trails import trail_tile_scores, trails_for_meta
 
     scores = np.zeros(len(np.asarray(grid).reshape(-1, 4)), np.float32)
-    trails, min_sigma = trails_for_meta(exposure, meta, trails)
+    (trails, min_sigma), found = in_threads([lambda: trails_for_meta(exposure, meta, trails),
+                                             lambda: run_finders(exposure, meta, found)], exposure=exposure)
     if trails:
         scores = trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction, min_sigma=min_sigma)
-    for artifacts in run_finders(exposure, meta, found).values():
+    for artifacts in found.values():
         scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
     return scores
 

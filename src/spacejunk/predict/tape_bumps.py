@@ -29,12 +29,12 @@ under 0.5 (kept by ``spacejunk evaluate detector``'s low threshold, not by ``det
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
+from .._errors import quiet_runtime_warnings
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from .dark_halos import _smooth_sky, binned_sky
@@ -72,8 +72,7 @@ def bump_map(exposure: Exposure, settings: TapeBumpSettings | None = None) -> np
     ny, nx = filled.shape
     c = 4
     coarse = filled[:ny // c * c, :nx // c * c].reshape(ny // c, c, nx // c, c).mean(axis=(1, 3))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with quiet_runtime_warnings():
         back = ndimage.median_filter(coarse, size=s.background, mode="nearest")
     back = ndimage.zoom(back, (ny / back.shape[0], nx / back.shape[1]), order=1, mode="nearest")
     back = np.pad(back, ((0, ny - back.shape[0]), (0, nx - back.shape[1])), mode="edge")[:ny, :nx]

@@ -26,7 +26,6 @@ cross-talk and bleed trails run along them and are not satellites.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from .._errors import quiet_runtime_warnings
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
@@ -237,8 +237,7 @@ def empirical_significance(sig: np.ndarray, cnt: np.ndarray, min_count: float) -
     """
     ok = cnt >= min_count
     v = np.where(ok, sig, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # angles without a long enough line
+    with quiet_runtime_warnings():  # angles without a long enough line
         med = np.nanmedian(v, axis=1, keepdims=True)
         mad = np.nanmedian(np.abs(v - med), axis=1, keepdims=True) * 1.4826
     mad = np.where(np.isfinite(mad) & (mad > 0), mad, 1.0)

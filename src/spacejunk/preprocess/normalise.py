@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from .._errors import SpacejunkWarning
+from .._errors import SpacejunkWarning, quiet_runtime_warnings
 from ..io.exposure import Exposure
 
 __all__ = ["sky_and_noise", "noise_units", "normalise", "amplifier_step", "level_amplifiers", "sky_planes",
@@ -219,8 +219,7 @@ def amplifier_step(band: np.ndarray, mask: np.ndarray | None = None, *, width: i
     sides = []
     for x0 in (half - w, half):
         strip = _sky_pixels(band, mask, slice(0, rows), slice(x0, x0 + w))
-        with warnings.catch_warnings():  # an all-masked block: NaN, left out below
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with quiet_runtime_warnings():  # an all-masked block: NaN, left out below
             sides.append(np.nanmedian(strip.reshape(-1, min(block, rows) * w), axis=1))
     diff = sides[1] - sides[0]
     diff = diff[np.isfinite(diff)]
@@ -288,8 +287,7 @@ def sky_planes(band: np.ndarray, mask: np.ndarray | None = None, *, block: int =
         view = _sky_pixels(band, mask, slice(0, by * block), slice(x0, x0 + bx * block), sub)
         k = block // sub
         blocks = view.reshape(by, k, bx, k).transpose(0, 2, 1, 3).reshape(by, bx, k * k)
-        with warnings.catch_warnings():  # all-masked blocks: NaN, left out below
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with quiet_runtime_warnings():  # all-masked blocks: NaN, left out below
             med = np.nanmedian(blocks, axis=2).ravel()
         yy, xx = np.divmod(np.arange(by * bx), bx)
         design = np.stack([np.ones(by * bx), (x0 + (xx + 0.5) * block) / nx, (yy + 0.5) * block / ny], axis=1)
