@@ -93,17 +93,25 @@ def run_finders(exposure: Exposure, meta: dict, found: dict[str, list[Artifact]]
 def in_threads(tasks: list[Callable[[], Any]], workers: int | None = None, *, exposure: Exposure | None = None
                ) -> list:
     """The results of ``tasks`` (functions of no argument), in order, run side by side on up
-    to ``workers`` threads (default: the CPU cores). The finders are numpy and scipy work
-    that leaves Python's lock, and one alone keeps a single core busy. With ``exposure``, its
-    bands' sky and noise are measured first, once, for all the tasks."""
+    to ``workers`` threads (default: the CPU cores the process may use). The finders are
+    numpy and scipy work that leaves Python's lock, and one alone keeps a single core busy.
+    With ``exposure``, its bands' sky and noise are measured first, once, for all the tasks."""
     if exposure is not None:
         for b in range(len(exposure.bands)):
             exposure.sky_noise(b)
-    n = min(len(tasks), workers or os.cpu_count() or 1)
+    n = min(len(tasks), workers or _cores())
     if n <= 1:
         return [task() for task in tasks]
     with ThreadPoolExecutor(max_workers=n) as pool:
         return list(pool.map(lambda task: task(), tasks))
+
+
+def _cores() -> int:
+    """CPU cores this process may use (its affinity where the system tells it)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction: float) -> np.ndarray:
