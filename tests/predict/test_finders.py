@@ -302,3 +302,12 @@ def test_runtime_warnings_are_quiet_inside_threads_and_the_filters_come_back():
         assert warnings.filters == before  # catch_warnings from threads could leave them changed
         with pytest.raises(RuntimeWarning, match="All-NaN"):
             np.nanmedian(np.full(3, np.nan))
+
+
+def test_the_finders_threads_follow_omp_num_threads(monkeypatch):
+    from spacejunk.predict.finders import _cores
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _cores() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert _cores() >= 1

@@ -93,9 +93,10 @@ def run_finders(exposure: Exposure, meta: dict, found: dict[str, list[Artifact]]
 def in_threads(tasks: list[Callable[[], Any]], workers: int | None = None, *, exposure: Exposure | None = None
                ) -> list:
     """The results of ``tasks`` (functions of no argument), in order, run side by side on up
-    to ``workers`` threads (default: the CPU cores the process may use). The finders are
-    numpy and scipy work that leaves Python's lock, and one alone keeps a single core busy.
-    With ``exposure``, its bands' sky and noise are measured first, once, for all the tasks."""
+    to ``workers`` threads (default: the CPU cores the process may use, :func:`_cores`). The
+    finders are numpy and scipy work that leaves Python's lock, and one alone keeps a single
+    core busy. With ``exposure``, its bands' sky and noise are measured first, once, for all
+    the tasks."""
     if exposure is not None:
         for b in range(len(exposure.bands)):
             exposure.sky_noise(b)
@@ -107,11 +108,15 @@ def in_threads(tasks: list[Callable[[], Any]], workers: int | None = None, *, ex
 
 
 def _cores() -> int:
-    """CPU cores this process may use (its affinity where the system tells it)."""
+    """CPU cores this process may use (its affinity where the system tells it), at most
+    ``OMP_NUM_THREADS`` where that is set (``spacejunk detect --workers`` sets it for each
+    of its processes)."""
     try:
-        return max(len(os.sched_getaffinity(0)), 1)
+        cores = max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return min(cores, int(limit)) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction: float) -> np.ndarray:
