@@ -45,8 +45,10 @@ of pixels tens of sigma. So:
    0.15-0.6 of its radius; the disc's rim outside a hole, at 1.6-6 times) bounds the region;
 4. up to ``max_discs`` ghosts: the blocks of the ghost found (a disc's inside, a hole's
    outside, its edge moved out by ``margin`` of its radius and a block) are left out and
-   steps 2-3 run again on the rest. A bright ghost's edge outshines a faint ghost's that
-   covers the rest of the CCD, which a single search never reaches.
+   steps 2-3 run again on the rest, asking ``later_min_sigma`` of the next edge (what
+   the first ghost leaves beside its blocks, its rim or its wings, is not flat). A bright
+   ghost's edge outshines a faint ghost's that covers the rest of the CCD, which a single
+   search never reaches.
 
 The score is ``z / (z + min_sigma)`` (0.5 at the limit), ``z`` the significance of the
 clipped fit. The artifact (:class:`DiscArtifact`) keeps its region, so the tile classifier
@@ -96,6 +98,7 @@ class GhostDiscSettings:
     halo_share: float = 1.0
     max_discs: int = 2
     margin: float = 0.1
+    later_min_sigma: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -400,7 +403,7 @@ def find_ghost_disc_edges(exposure: Exposure, settings: GhostDiscSettings | None
     """Up to ``max_discs`` ghost edges on ``exposure`` (see the module's notes), most
     significant first: each next one looked for with the blocks of the ghosts found before
     (and ``margin`` of their radius about them) left out, as a bright ghost's edge outshines
-    a faint one covering the rest of the CCD."""
+    a faint one covering the rest of the CCD, and at least ``later_min_sigma`` significant."""
     s = settings or GhostDiscSettings()
     ny, nx = exposure.shape
     if ny < 4 * s.bin or nx < 4 * s.bin:
@@ -410,7 +413,8 @@ def find_ghost_disc_edges(exposure: Exposure, settings: GhostDiscSettings | None
     stars = _saturated_stars(exposure)
     found: list[GhostDisc] = []
     while len(found) < s.max_discs:
-        disc = _search(exposure.shape, fine_sky, stars, s)
+        asked = replace(s, min_sigma=max(s.min_sigma, s.later_min_sigma)) if found else s
+        disc = _search(exposure.shape, fine_sky, stars, asked)
         if disc is None:
             break
         found.append(disc)
