@@ -47,19 +47,16 @@ def _normalisation(meta: dict, **changes) -> None:
     meta["normalisation"] = {**(meta.get("normalisation") or {}), **changes}
 
 
-def _set_normalisation(path: Path, **changes) -> None:
+def _edit_detector(path: Path, changes: dict, second_fraction: float | None) -> None:
+    """Record normalisation ``changes`` and the namer's ``second_fraction`` (when given) in a
+    detector checkpoint, in one load and save."""
+    if not changes and second_fraction is None:
+        return
     state = torch.load(path, map_location="cpu", weights_only=False)
-    _normalisation(state["meta"], **changes)
-    torch.save(state, path)
-
-
-def _set_second_fraction(path: Path, fraction: float) -> None:
-    if not 0.0 < fraction <= 1.0:
-        raise SystemExit(f"--second-fraction must be in (0, 1], got {fraction}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if not state["meta"].get("namer"):
-        raise SystemExit(f"{path} has no region namer")
-    state["meta"]["namer"]["second_fraction"] = float(fraction)
+    if changes:
+        _normalisation(state["meta"], **changes)
+    if second_fraction is not None:
+        state["meta"]["namer"]["second_fraction"] = float(second_fraction)
     torch.save(state, path)
 
 
@@ -102,15 +99,18 @@ def main(argv=None) -> int:
                         "choice that adds a box (default: keep the checkpoint's)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    task = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["meta"].get("task")
+    meta = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["meta"]
+    task = meta.get("task")
     changes = {k: v for k, v in (("background", args.background),
                                  ("mask_bits", FLAGGED_BITS if args.mask_flagged else None)) if v is not None}
     if task == "detector":
+        if args.second_fraction is not None:  # checked before anything is written
+            if not 0.0 < args.second_fraction <= 1.0:
+                p.error(f"--second-fraction must be in (0, 1], got {args.second_fraction}")
+            if not meta.get("namer"):
+                p.error(f"{args.checkpoint} has no region namer")
         _add_finders(args.checkpoint)
-        if changes:
-            _set_normalisation(args.checkpoint, **changes)
-        if args.second_fraction is not None:
-            _set_second_fraction(args.checkpoint, args.second_fraction)
+        _edit_detector(args.checkpoint, changes, args.second_fraction)
         print(f"{args.checkpoint}: detector finders recorded")
     elif task == "classifier":
         finders = tuple(k for k in args.finders.split(",") if k)

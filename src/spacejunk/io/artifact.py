@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 __all__ = ["Artifact", "ARTIFACT_COLUMNS"]
 
@@ -70,5 +70,6 @@ class Artifact:
         return (self.xmin, self.ymin, self.xmax, self.ymax)
 
     def as_row(self) -> dict:
-        """The record as a ``artifacts.csv`` row (dict keyed by :data:`ARTIFACT_COLUMNS`)."""
-        return asdict(self)
+        """The record as a ``artifacts.csv`` row (dict keyed by :data:`ARTIFACT_COLUMNS`; what a
+        subclass adds, as a found ghost's region, is not part of the file)."""
+        return {k: getattr(self, k) for k in ARTIFACT_COLUMNS}

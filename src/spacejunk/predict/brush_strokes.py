@@ -55,7 +55,7 @@ from scipy import ndimage
 from scipy.fft import irfft2, next_fast_len, rfft2
 
 from ..categories import DESDM_BITS
-from ..io.artifact import ARTIFACT_COLUMNS, Artifact
+from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
 from ..stitch import join_pairs
@@ -270,10 +270,6 @@ class BrushArtifact(Artifact):
         hi = np.ceil(grid[:, 2:] / self.bin).astype(np.int64)
         binned = np.concatenate([np.minimum(lo, [nx - 1, ny - 1]), np.minimum(np.maximum(hi, lo + 1), [nx, ny])], 1)
         return tile_fractions(self.marks, binned)
-
-    def as_row(self) -> dict:
-        """The ``artifacts.csv`` row (the streaks' pixels are not part of the file)."""
-        return {k: getattr(self, k) for k in ARTIFACT_COLUMNS}
 
 
 def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None = None) -> list[Artifact]:

@@ -59,15 +59,17 @@ their scores.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 from astropy.stats import mad_std
 from scipy import ndimage
 
 from ..categories import DESDM_BITS
-from ..io.artifact import ARTIFACT_COLUMNS, Artifact
+from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, level_amplifiers, noise_units
 from .blobs import IGNORED_BITS
@@ -348,11 +350,12 @@ def _second_edge(fit: _Fit, x: float, y: float, radius: float, sign: int, s: "Gh
     return found
 
 
-def _search(shape: tuple[int, int], fine_sky: np.ndarray, stars: np.ndarray, s: GhostDiscSettings
+def _search(shape: tuple[int, int], fine_sky: np.ndarray, stars: Callable[[], np.ndarray], s: GhostDiscSettings
             ) -> GhostDisc | None:
     """Steps 2-3 of the module's notes on the blocks of ``fine_sky`` (``bin / 2`` px, NaN where
-    left out) of a CCD of ``shape`` with saturated ``stars`` (:func:`_saturated_stars`): the
-    most significant ghost edge passing the tests, or None."""
+    left out) of a CCD of ``shape``: the most significant ghost edge passing the tests, or
+    None. ``stars()`` gives the CCD's saturated stars (:func:`_saturated_stars`), asked for
+    only when a circle gets as far as the dark-halo test."""
     ny, nx = shape
     half = max(s.bin // 2, 1)
     coarse = _Fit(_pairs_binned(fine_sky), 2 * half)
@@ -375,7 +378,7 @@ def _search(shape: tuple[int, int], fine_sky: np.ndarray, stars: np.ndarray, s: 
         z = fine.clipped(fine.circle(x, y, radius), s.clip_blocks)
         if sign * z < s.min_sigma:
             continue
-        if _dark_halo_instead(fine, stars, x, y, radius, sign, z, s):
+        if _dark_halo_instead(fine, stars(), x, y, radius, sign, z, s):
             continue
         other = _second_edge(fine, x, y, radius, sign, s)
         inner, outer = (0.0, radius) if sign > 0 else (radius, math.inf)
@@ -410,7 +413,7 @@ def find_ghost_disc_edges(exposure: Exposure, settings: GhostDiscSettings | None
         return []
     half = max(s.bin // 2, 1)
     fine_sky = binned_sky(exposure, s, bin=half)
-    stars = _saturated_stars(exposure)
+    stars = functools.cache(lambda: _saturated_stars(exposure))
     found: list[GhostDisc] = []
     while len(found) < s.max_discs:
         asked = replace(s, min_sigma=max(s.min_sigma, s.later_min_sigma)) if found else s
@@ -463,10 +466,6 @@ class DiscArtifact(Artifact):
         """(ny, nx) bool: the CCD's pixels in the region (what ``<image>_mask.fits`` paints)."""
         ny, nx = shape
         return self.disc.region(np.arange(nx)[None, :] + 0.5, np.arange(ny)[:, None] + 0.5)
-
-    def as_row(self) -> dict:
-        """The ``artifacts.csv`` row (the region is not part of the file)."""
-        return {k: getattr(self, k) for k in ARTIFACT_COLUMNS}
 
 
 def find_ghost_discs(exposure: Exposure, settings: GhostDiscSettings | None = None) -> list[Artifact]:
