@@ -160,10 +160,10 @@ def _add_finders(path: Path) -> None:
     :mod:`spacejunk.predict.finders`)."""
     import torch
 
-    from spacejunk.predict.finders import finder_meta
+    from spacejunk.predict.finders import DETECTOR_FINDERS, finder_meta
 
     state = torch.load(path, map_location="cpu", weights_only=False)
-    state["meta"].update(finder_meta())
+    state["meta"].update(finder_meta(keys=DETECTOR_FINDERS))
     torch.save(state, path)
 
 

@@ -1,11 +1,17 @@
-"""Edge bleeds: the network's region on the readout edge relabelled and cut to the glow."""
+"""Edge bleeds: the network's region on the readout edge relabelled and cut to the glow, and
+the glow found from DESDM's flags alone."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from spacejunk.categories import CATEGORY_BITS, DESDM_BITS
 from spacejunk.evaluate.coco import box_iou
 from spacejunk.io import Artifact
-from spacejunk.predict.edge_bleeds import relabel_edge_bleeds
+from spacejunk.predict.edge_bleeds import EdgeBleedFinderSettings, find_edge_bleeds, relabel_edge_bleeds
+from spacejunk.predict.finders import box_tile_scores
+from spacejunk.preprocess import tile_fractions, tile_grid
 from spacejunk.simulate import simulate_image
 
 SHAPE = (1024, 512)
@@ -70,3 +76,49 @@ def test_the_networks_edge_bleed_replaces_the_namers_names_for_its_region(bleed_
     named = [namer_ghost, namer_spray]
     assert _edge_bleeds_of_network(named, [network], image.exposure, threshold=0.9) == named
     assert _edge_bleeds_of_network(named, [elsewhere], image.exposure, threshold=0.05) == named
+
+
+def test_the_finder_boxes_the_glow_and_scores_the_tiles_it_covers(bleed_image):
+    image, truth = bleed_image
+    (found,) = find_edge_bleeds(image.exposure)
+    assert found.category == "edge-bleed" and found.score > 0.9
+    assert box_iou(_box(found), _box(truth))[0, 0] > 0.9
+    # the classifier's tiles: those the glow covers
+    grid = tile_grid(SHAPE, tile=32)
+    covered = tile_fractions((image.truth_mask & CATEGORY_BITS["edge-bleed"]) != 0, grid) >= 0.01
+    scores = box_tile_scores([found], grid, min_fraction=0.01)
+    assert covered.sum() >= 30 and (scores[covered] == np.float32(found.score)).mean() > 0.95
+    assert ((scores > 0) & ~covered).sum() <= 1
+    # a glow narrower than min_width_px is not one
+    assert find_edge_bleeds(image.exposure, EdgeBleedFinderSettings(min_width_px=400)) == []
+
+
+def _edge_trail(exposure, x0: int, x1: int, rows: int):
+    """``exposure`` with a bleed trail flagged over columns ``[x0, x1)`` down from the top edge."""
+    msk = exposure.msk.copy()
+    msk[:, -rows:, x0:x1] |= DESDM_BITS["SATURATE"]
+    return replace(exposure, msk=msk)
+
+
+def test_a_bleed_trail_on_the_edge_without_a_glow_or_with_a_halo_only_is_not_an_edge_bleed():
+    clean = simulate_image(seed=2, shape=SHAPE, artifacts=[]).exposure
+    assert find_edge_bleeds(clean) == []
+    trail = _edge_trail(clean, 250, 256, 150)
+    assert find_edge_bleeds(trail) == []  # no charge spreads along the edge
+    # a star's halo 120 px from the edge, brightest at the star: not a glow fading from the edge
+    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]]
+    noise = np.array([trail.sky_noise(b)[1] for b in range(len(trail.bands))], np.float32)
+    halo = np.exp(-((xx - 253) ** 2 + (yy - (SHAPE[0] - 120)) ** 2) / (2 * 80.0 ** 2)).astype(np.float32)
+    star = replace(trail, sci=trail.sci + 50 * noise[:, None, None] * halo[None])
+    assert find_edge_bleeds(star) == []
+    # light spread along the edge from the trail is found, deepest at the trail's columns
+    glow = 200 * np.exp(-np.abs(xx - 253) / 60.0 - (SHAPE[0] - 1 - yy) / 20.0).astype(np.float32)
+    bleed = replace(trail, sci=trail.sci + noise[:, None, None] * glow[None])
+    (found,) = find_edge_bleeds(bleed)
+    assert found.ymax == SHAPE[0] and 90 < found.ymax - found.ymin < 130 and found.xmax - found.xmin > 450
+    grid = tile_grid(SHAPE, tile=32)
+    covered = tile_fractions(glow >= 0.7, grid) >= 0.01  # the simulator's visible level
+    scores = box_tile_scores([found], grid, min_fraction=0.01)
+    in_box = box_tile_scores([Artifact(*found.as_row().values())], grid, min_fraction=0.01)
+    assert (scores[covered] > 0).mean() > 0.95
+    assert ((scores > 0) & ~covered).sum() <= 0.3 * ((in_box > 0) & ~covered).sum()  # not the box's corners

@@ -37,7 +37,7 @@ or a galaxy is as bright along every direction, a streak along one only. So:
 
 The score is ``total / (total + min_total)``, ``total`` the bundle's summed streakiness
 over the square root of its number of pixels (0.5 at ``min_total``). The artifact
-(:class:`BrushArtifact`) keeps its streaks' marked pixels, grown by ``mark_growth`` px, so
+(:class:`~spacejunk.predict.marked.MarkedArtifact`) keeps its streaks' marked pixels, grown by ``mark_growth`` px, so
 the tile classifier scores the tiles they cross, not all those of its box.
 
 A satellite trail is a streak too, and so are a spray's rays and an arc: the detector
@@ -48,7 +48,7 @@ drops the brushes along a trail it found or on a spray, an arc or a satellite it
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -60,8 +60,9 @@ from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
 from ..stitch import join_pairs
 from .blobs import IGNORED_BITS, _background, _scatter
+from .marked import MarkedArtifact
 
-__all__ = ["BrushStrokeSettings", "BrushArtifact", "streakiness", "find_brush_strokes"]
+__all__ = ["BrushStrokeSettings", "streakiness", "find_brush_strokes"]
 
 @dataclass(frozen=True)
 class BrushStrokeSettings:
@@ -249,29 +250,6 @@ def _along_edge(group: _Group, shape: tuple[int, int], edge: float) -> bool:
     return ((y1 - y0 <= edge and (y0 <= 1 or y1 >= ny - 1)) or (x1 - x0 <= edge and (x0 <= 1 or x1 >= nx - 1)))
 
 
-@dataclass(frozen=True, eq=False)
-class BrushArtifact(Artifact):
-    """A bundle of brush strokes found by :func:`find_brush_strokes`: an
-    :class:`~spacejunk.io.Artifact` that also knows its streaks' pixels (``marks``, a bool
-    map of the image binned ``bin`` x ``bin``), so the tile classifier scores the tiles its
-    streaks cross, not all those of its box (a diagonal bundle's box is mostly sky)."""
-
-    marks: np.ndarray = field(default=None, repr=False)
-    bin: int = 1
-
-    def tile_fractions(self, grid: np.ndarray) -> np.ndarray:
-        """Fraction of each tile ``(x0, y0, x1, y1)`` of ``grid`` on the streaks, counted on the
-        binned map (each tile widened to whole blocks)."""
-        from ..preprocess import tile_fractions
-
-        grid = np.asarray(grid, np.float64).reshape(-1, 4)
-        ny, nx = self.marks.shape
-        lo = np.floor(grid[:, :2] / self.bin).astype(np.int64)
-        hi = np.ceil(grid[:, 2:] / self.bin).astype(np.int64)
-        binned = np.concatenate([np.minimum(lo, [nx - 1, ny - 1]), np.minimum(np.maximum(hi, lo + 1), [nx, ny])], 1)
-        return tile_fractions(self.marks, binned)
-
-
 def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None = None) -> list[Artifact]:
     """Brush strokes of ``exposure`` as ``brush-strokes`` artifacts."""
     s = settings or BrushStrokeSettings()
@@ -297,5 +275,5 @@ def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None 
         grow = max(int(round(s.mark_growth / s.bin)), 0)
         if grow:
             marks = ndimage.binary_dilation(marks, iterations=grow)
-        out.append(BrushArtifact(**Artifact.as_row(a), marks=marks, bin=s.bin))
+        out.append(MarkedArtifact(**Artifact.as_row(a), marks=marks, bin=s.bin))
     return sorted(out, key=lambda a: -a.score)

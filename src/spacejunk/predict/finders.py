@@ -4,8 +4,8 @@ A *finder* looks for one kind of artifact from its physics, not from training: c
 rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`), dark
 halos (:mod:`.dark_halos`), unflagged bad columns (:mod:`.column_masks`), tape bumps
 (:mod:`.tape_bumps`), faint ghost discs larger than the CCD (:mod:`.ghost_discs`), brush
-strokes (:mod:`.brush_strokes`) and blobs in one band only or darker than the sky
-(:mod:`.blobs`);
+strokes (:mod:`.brush_strokes`), glows along a readout edge where a bleed trail reaches it
+(:mod:`.edge_bleeds`) and blobs in one band only or darker than the sky (:mod:`.blobs`);
 straight trails (:mod:`.trails`) have their own module, as their pixels (not only their
 box) matter. A checkpoint asks for a finder by a key of its
 metadata holding the finder's settings (``meta["dark_halos"] = {...}``); the detector
@@ -32,10 +32,11 @@ from .column_masks import ColumnMaskSettings, find_column_masks
 from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
 from .cross_talk import CrossTalkSettings, find_cross_talk
 from .dark_halos import DarkHaloSettings, find_dark_halos
+from .edge_bleeds import EdgeBleedFinderSettings, find_edge_bleeds
 from .ghost_discs import GhostDiscSettings, find_ghost_discs
 from .tape_bumps import TapeBumpSettings, find_tape_bumps
 
-__all__ = ["FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "in_threads",
+__all__ = ["FINDERS", "DETECTOR_FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "in_threads",
            "box_tile_scores", "finder_tile_scores", "record_finder_scores"]
 
 #: Metadata key -> (category reported, finder, its settings class); the detector relies on
@@ -48,8 +49,13 @@ FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
     "tape_bumps": ("tape-bump", find_tape_bumps, TapeBumpSettings),
     "ghost_discs": ("ghost", find_ghost_discs, GhostDiscSettings),
     "brush_strokes": ("brush-strokes", find_brush_strokes, BrushStrokeSettings),
+    "edge_bleeds": ("edge-bleed", find_edge_bleeds, EdgeBleedFinderSettings),
     "blobs": ("other", find_blobs, BlobSettings),
 }
+
+#: The finders a detector asks for: all but the edge bleeds, which its network finds (and
+#: :func:`~spacejunk.predict.edge_bleeds.relabel_edge_bleeds` names) itself.
+DETECTOR_FINDERS: tuple[str, ...] = tuple(key for key in FINDERS if key != "edge_bleeds")
 
 
 def finder_keys(meta: dict) -> list[str]:

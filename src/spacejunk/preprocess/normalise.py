@@ -480,20 +480,23 @@ def bin_image(array: np.ndarray, factor: int, *, func: str = "mean") -> np.ndarr
     return out
 
 
-def noise_units(exposure, band: int, *, ignored_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """One band of an :class:`~spacejunk.io.Exposure` in sky-noise units above the sky.
+def noise_units(exposure, band: int, *, ignored_bits: int, rows: slice = slice(None)
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """One band of an :class:`~spacejunk.io.Exposure` (its ``rows`` only, all by default) in
+    sky-noise units above the sky.
 
     Returns
     -------
     values : ndarray, shape (ny, nx), float32
-        ``(SCI - sky) / noise`` (:func:`sky_and_noise`, flagged pixels left out of both).
+        ``(SCI - sky) / noise`` (:func:`sky_and_noise` of the whole band, flagged pixels left
+        out of both).
     ignored : ndarray of bool, shape (ny, nx)
         Pixels with a bit of ``ignored_bits`` in ``MSK`` or zero weight: what finders skip.
     """
-    sci, msk = exposure.sci[band], exposure.msk[band]
+    sci, msk = exposure.sci[band, rows], exposure.msk[band, rows]
     sky, noise = exposure.sky_noise(band)
     values = (sci - np.float32(sky)) / np.float32(noise if noise > 0 else 1.0)
     ignored = (msk & ignored_bits) != 0
     if exposure.wgt is not None:
-        ignored |= exposure.wgt[band] <= 0
+        ignored |= exposure.wgt[band, rows] <= 0
     return values, ignored

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .._errors import InputError
 from ..categories import CATEGORIES, CATEGORY_BITS
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
-from ..predict.finders import FINDERS, finder_meta
+from ..predict.finders import DETECTOR_FINDERS, finder_meta
 from ..preprocess.normalise import bin_image
 from .datasets import ImageRecord, Normalisation, iter_image_folder, load_image_folder, parse_image_list
 
@@ -469,7 +469,7 @@ def _meta(settings: DetectorTrainSettings, band_order, history, seconds, steps, 
     return {"bands": list(band_order), "classes": list(CATEGORIES), "threshold": settings.threshold,
             "tile": settings.tile, "overlap": settings.overlap, "views": views,
             "normalisation": NORMALISATION.as_dict(), "task": "detector", "recipe": recipe,
-            **finder_meta(trails=settings.trails, keys=[key for key in FINDERS if getattr(settings, key)]),
+            **finder_meta(trails=settings.trails, keys=[key for key in DETECTOR_FINDERS if getattr(settings, key)]),
             "history": history, "train_seconds": round(seconds, 1), "steps": steps, "n_train_images": n_images}
 
 
