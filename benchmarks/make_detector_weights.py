@@ -17,8 +17,8 @@ Steps (each skipped when its output exists, so an interrupted run goes on):
    ``--finetune-minutes`` (default 30; 0 skips it);
 6. the checkpoint is written to ``--out`` with the binned view alone (its full-resolution
    view found nothing on the test images and cost 13 s per image; ``--keep-tile-view``
-   keeps it; the dropped view stays in ``meta["views_dropped"]``), with every finder's
-   settings;
+   keeps it; the dropped view stays in ``meta["views_dropped"]``), with the settings of
+   every finder a detector asks for (``DETECTOR_FINDERS``);
 7. ``spacejunk train namer`` names the network's regions (``--namer-images`` fresh
    simulated images of seed 21, about 25 minutes for 840; 0 skips it).
 

@@ -4,7 +4,8 @@ A checkpoint asks for the finders by its metadata (``meta["trails"]``, ``meta["d
 ...; :mod:`spacejunk.predict.finders`). When a finder is added or its defaults change, this
 brings a trained checkpoint up to date:
 
-- a detector gets every finder (:func:`make_detector_weights._add_finders`);
+- a detector gets every finder it asks for (``DETECTOR_FINDERS``: all but the edge bleeds;
+  :func:`make_detector_weights._add_finders`);
 - a classifier gets the trails and the finders ``spacejunk train classifier`` records by
   default (``CLASSIFIER_FINDERS``), and, with ``--val``, its threshold chosen again on those
   validation images for its target recall, the finders included (as training does);

@@ -36,9 +36,10 @@ or a galaxy is as bright along every direction, a streak along one only. So:
    its peak).
 
 The score is ``total / (total + min_total)``, ``total`` the bundle's summed streakiness
-over the square root of its number of pixels (0.5 at ``min_total``). The artifact
-(:class:`~spacejunk.predict.marked.MarkedArtifact`) keeps its streaks' marked pixels, grown by ``mark_growth`` px, so
-the tile classifier scores the tiles they cross, not all those of its box.
+over the square root of its number of pixels (0.5 at ``min_total``). The artifact (a
+:class:`~spacejunk.predict.marked.MarkedArtifact`) keeps its streaks' marked pixels, grown
+by ``mark_growth`` px, so the tile classifier scores the tiles they cross, not all those of
+its box.
 
 A satellite trail is a streak too, and so are a spray's rays and an arc: the detector
 drops the brushes along a trail it found or on a spray, an arc or a satellite it reports

@@ -92,7 +92,7 @@ def _visible_rows(profile: np.ndarray, s: EdgeBleedSettings) -> int:
     return int(below[0]) if below.size else len(profile)
 
 
-def _fading_rows(profile: np.ndarray, s: "EdgeBleedFinderSettings") -> int:
+def _fading_rows(profile: np.ndarray, s: EdgeBleedFinderSettings) -> int:
     """:func:`_visible_rows`, stopping where ``profile`` rises again (a star's halo beyond the
     glow): at its lowest before it first exceeds ``rise`` times its lowest so far plus one sigma."""
     visible = _visible_rows(profile, s)
@@ -269,6 +269,7 @@ def _glow_marks(exposure: Exposure, x0: int, x1: int, depth: int, top: bool, s: 
             visible |= (weight <= 0.5) | (total >= s.visible_sigma * weight)
     return np.logical_and.accumulate(visible, axis=0)
 
+
 def _merged(glows: list[tuple[float, float, float, float, float]]) -> list[tuple[float, float, float, float, float]]:
     """Glows ``(x0, y0, x1, y1, score)`` of one edge, those whose columns overlap merged (union
     of the boxes, best score)."""
@@ -295,6 +296,6 @@ def _edge_bleed(exposure: Exposure, glow: tuple[float, float, float, float, floa
         pixels[ny - depth:, int(x0):int(x1)] = glow_pixels[::-1]
     else:
         pixels[:depth, int(x0):int(x1)] = glow_pixels
-    marks = bin_image(pixels.astype(np.float32), s.mark_bin) > 0
+    marks = bin_image(pixels, s.mark_bin, func="max")
     return MarkedArtifact(exposure.name, (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * math.hypot(x1 - x0, y1 - y0),
                           x0, y0, x1, y1, score, "edge-bleed", marks=marks, bin=s.mark_bin)

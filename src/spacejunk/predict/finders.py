@@ -36,8 +36,8 @@ from .edge_bleeds import EdgeBleedFinderSettings, find_edge_bleeds
 from .ghost_discs import GhostDiscSettings, find_ghost_discs
 from .tape_bumps import TapeBumpSettings, find_tape_bumps
 
-__all__ = ["FINDERS", "DETECTOR_FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders", "in_threads",
-           "box_tile_scores", "finder_tile_scores", "record_finder_scores"]
+__all__ = ["FINDERS", "DETECTOR_FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders",
+           "in_threads", "box_tile_scores", "finder_tile_scores", "record_finder_scores"]
 
 #: Metadata key -> (category reported, finder, its settings class); the detector relies on
 #: the odd blobs coming last (it drops those on the others' artifacts).
@@ -131,7 +131,8 @@ def box_tile_scores(artifacts: list[Artifact], grid: np.ndarray, *, min_fraction
     A box covers a tile when their overlap is at least ``min_fraction`` of the tile or half
     of the box (a cosmic ray is smaller than ``min_fraction`` of a tile); an artifact that
     knows its pixels (a ``tile_fractions(grid)`` method, as the ghost discs'
-    :class:`~spacejunk.predict.ghost_discs.DiscArtifact`) covers the tiles it fills at least
+    :class:`~spacejunk.predict.ghost_discs.DiscArtifact` and the brush strokes' and edge
+    bleeds' :class:`~spacejunk.predict.marked.MarkedArtifact`) covers the tiles it fills at least
     ``min_fraction`` of. The tile scores the best such artifact's score, 0 without one.
     """
     grid = np.asarray(grid, np.float64).reshape(-1, 4)
