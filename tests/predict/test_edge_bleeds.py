@@ -122,3 +122,18 @@ def test_a_bleed_trail_on_the_edge_without_a_glow_or_with_a_halo_only_is_not_an_
     in_box = box_tile_scores([Artifact(*found.as_row().values())], grid, min_fraction=0.01)
     assert (scores[covered] > 0).mean() > 0.95
     assert ((scores > 0) & ~covered).sum() <= 0.3 * ((in_box > 0) & ~covered).sum()  # not the box's corners
+
+
+def test_the_shipped_classifier_asks_for_the_finder_and_flags_the_glows_tiles(bleed_image):
+    from spacejunk.predict.classifier import classify_exposure, load_default_classifier
+    from spacejunk.predict.finders import DETECTOR_FINDERS, finder_keys
+
+    image, _ = bleed_image
+    model, meta = load_default_classifier()
+    assert "edge_bleeds" in finder_keys(meta) and "edge_bleeds" not in DETECTOR_FINDERS
+    tiles = classify_exposure(image.exposure, model=model, meta=meta)
+    covered = tile_fractions((image.truth_mask & CATEGORY_BITS["edge-bleed"]) != 0, tiles.grid) >= 0.01
+    assert covered.sum() >= 2 and tiles.positive[covered].all()
+    # the glow's tiles score at least the finder's score, whatever the network says
+    (found,) = find_edge_bleeds(image.exposure)
+    assert np.all(tiles.scores[covered] >= np.float32(found.score) - 1e-6)

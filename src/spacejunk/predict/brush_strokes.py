@@ -65,6 +65,7 @@ from .marked import MarkedArtifact
 
 __all__ = ["BrushStrokeSettings", "streakiness", "find_brush_strokes"]
 
+
 @dataclass(frozen=True)
 class BrushStrokeSettings:
     """How brush strokes are looked for (see the module's notes); lengths in full-resolution pixels."""
