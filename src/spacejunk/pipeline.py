@@ -123,18 +123,18 @@ class ImageResult:
         from .predict.trails import trail_mask
         from .stitch import artifacts_to_mask
 
-        def key(box, category):
-            return tuple(round(float(v), 3) for v in box) + (category,)
+        def key(box):
+            return tuple(round(float(v), 3) for v in box)
 
-        lines = {key((a.xmin, a.ymin, a.xmax, a.ymax), a.category) for a in self.artifacts
-                 if a.category in ("satellite", "airplane")}
-        kept = [t for t in self.trails if key(t.box(self.shape), t.category) in lines]
-        drawn = {key(t.box(self.shape), t.category) for t in kept}
+        # a satellite or an airplane on a trail's box is that trail, under either name (the
+        # detector reports each trail under the other name too, at a lower score)
+        trails = {key(t.box(self.shape)): t for t in self.trails}
+        lines = [a for a in self.artifacts if a.category in ("satellite", "airplane") and key(a.box) in trails]
         own = [a for a in self.artifacts if hasattr(a, "pixels")]
         mask = artifacts_to_mask([a for a in self.artifacts if not hasattr(a, "pixels")
-                                  and key((a.xmin, a.ymin, a.xmax, a.ymax), a.category) not in drawn], self.shape)
-        for t in kept:
-            mask[trail_mask([t], self.shape)] |= CATEGORY_BITS[t.category]
+                                  and not any(a is line for line in lines)], self.shape)
+        for a in lines:
+            mask[trail_mask([trails[key(a.box)]], self.shape)] |= CATEGORY_BITS[a.category]
         for a in own:
             mask[a.pixels(self.shape)] |= CATEGORY_BITS[a.category]
         return mask

@@ -184,3 +184,16 @@ def test_brush_strokes_get_a_second_name_under_the_threshold():
     spray = Artifact.from_box("x", 100.0, 210.0, 500.0, 900.0, score=0.7, category="bright-spray")
     assert [a for a in _second_names([brush, spray], 0.2) if a.category == "bright-spray"] == [spray]
     assert _second_names([ghost], 0.2) == [ghost]
+
+
+def test_trails_are_reported_under_the_other_trail_name_too():
+    from spacejunk.io import Artifact
+    from spacejunk.predict.detector import _second_names
+
+    sat = Artifact.from_box("x", 0.0, 100.0, 2048.0, 900.0, score=0.8, category="satellite")
+    plane = Artifact.from_box("x", 0.0, 2000.0, 2048.0, 2400.0, score=0.6, category="airplane")
+    out = _second_names([sat, plane], threshold=0.05)
+    seconds = sorted((a.category, a.box, round(a.score, 3)) for a in out if a not in (sat, plane))
+    # copies of the artifacts given, not of each other's copies
+    assert seconds == [("airplane", sat.box, 0.36), ("satellite", plane.box, 0.27)]
+    assert max(s for *_, s in seconds) < 0.5  # never reported at the default threshold

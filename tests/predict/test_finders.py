@@ -246,6 +246,15 @@ def test_pipeline_mask_holds_a_trail_pixels_not_its_box():
     assert 0.02 < on_trail.mean() < 0.05  # a 6-px line across the image, not its box (all of it)
     assert on_trail[200, 99] and not on_trail[0, 199]
     assert ((mask & CATEGORY_BITS["ghost"]) != 0).sum() == 20 * 20  # other artifacts keep their box
+    # the trail reported under its second name too (an airplane, at a lower score) is the
+    # same line: its pixels, not its box, under that name's bit
+    from spacejunk.predict.detector import _second_names
+
+    both = _second_names([sat, ghost], threshold=0.05)
+    assert sorted(a.category for a in both) == ["airplane", "ghost", "satellite"]
+    mask = ImageResult("x", shape, both, np.zeros((0, 4)), np.zeros(0), trails=[trail]).mask()
+    as_plane = (mask & CATEGORY_BITS["airplane"]) != 0
+    assert np.array_equal(as_plane, on_trail)
 
 
 def test_a_glow_under_half_of_a_saturated_source_is_no_cross_talk():
