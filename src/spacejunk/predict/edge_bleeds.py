@@ -1,4 +1,4 @@
-"""Edge bleeds: the network's regions on a CCD's readout edge where a bleed trail reaches it.
+"""Edge bleeds: the glow along a CCD's readout edge where a bleed trail reaches it.
 
 A saturated star's bleed trail that runs into the top or bottom (readout) edge of a DECam
 CCD spreads its charge along the edge rows: a bright glow a few to tens of rows deep.
@@ -11,7 +11,13 @@ network's columns, widened along the edge while the glow goes on, and is cut to 
 from the edge where the glow is visible: the
 ``percentile`` of each row over those columns (smoothed along the row over ``smooth_px``,
 flagged pixels left out; the star takes a few columns only) at least ``visible_sigma`` sky
-sigma in some band (at least ``min_rows`` of them, or the region is left as it was).
+sigma in some band (at least ``min_rows`` of them, or the region is left as it was)
+(:func:`relabel_edge_bleeds`, for the detector).
+
+The tile classifier has no regions: :func:`find_edge_bleeds` finds the same glows from the
+flags alone, starting from each bleed trail on the edge (:class:`EdgeBleedFinderSettings`).
+Its boxes run deeper than the network's where the star's halo adds to the glow, so the
+detector keeps its own (``docs/detector.md``).
 """
 
 from __future__ import annotations
