@@ -122,16 +122,18 @@ def _flagged_rows(exposure: Exposure, x0: int, x1: int, top: bool, limit: int, s
 
 
 def _extent(exposure: Exposure, x0: int, x1: int, top: bool, depth: int, s: EdgeBleedSettings,
-            cache: dict, *, past_flags: bool = False) -> tuple[int, int]:
+            cache: dict, *, start: int | None = None) -> tuple[int, int]:
     """Columns ``[x0, x1)`` widened along the edge while the glow stays visible in the third of its
     ``depth`` rows nearest the edge (where it is brightest).
 
-    With ``past_flags``, that third starts past the edge rows flagged over all of ``[x0, x1)``
-    in every band (DESDM's ``EDGE`` border), and a column whose rows there are all flagged
-    saturated or bleed trail in a band (a glow bright enough to saturate) counts as visible."""
+    With ``start`` (the edge rows flagged over all of ``[x0, x1)`` in every band, DESDM's
+    ``EDGE`` border; :func:`_flagged_rows`), that third starts past them, and a column whose
+    rows there are all flagged saturated or bleed trail in a band (a glow bright enough to
+    saturate) counts as visible."""
     ny, nx = exposure.shape
     near = max(3, depth // 3)
-    start = _flagged_rows(exposure, x0, x1, top, depth, s, cache) if past_flags else 0
+    past_flags = start is not None
+    start = start or 0
     visible = np.zeros(nx, bool)
     for b in range(len(exposure.bands)):
         values, ignored = _edge_rows(exposure, b, top, s, cache)
@@ -251,7 +253,7 @@ def find_edge_bleeds(exposure: Exposure, settings: EdgeBleedFinderSettings | Non
             if peak < float(profile[near:depth].max(initial=0.0)):  # brightest away from the edge
                 continue
             depth += start
-            x0, x1 = _extent(exposure, x0, x1, top, depth, s, cache, past_flags=True)
+            x0, x1 = _extent(exposure, x0, x1, top, depth, s, cache, start=start)
             if x1 - x0 < s.min_width_px:
                 continue
             y0, y1 = (float(ny - depth), float(ny)) if top else (0.0, float(depth))
