@@ -9,7 +9,7 @@ import pytest
 from spacejunk.categories import CATEGORY_BITS, DESDM_BITS
 from spacejunk.evaluate.coco import box_iou
 from spacejunk.io import Artifact
-from spacejunk.predict.edge_bleeds import EdgeBleedFinderSettings, find_edge_bleeds, relabel_edge_bleeds
+from spacejunk.predict.edge_bleeds import EdgeBleedFinderSettings, EdgeBleedSettings, find_edge_bleeds, relabel_edge_bleeds
 from spacejunk.predict.finders import box_tile_scores
 from spacejunk.preprocess import tile_fractions, tile_grid
 from spacejunk.simulate import simulate_image
@@ -38,6 +38,20 @@ def test_a_ghost_on_the_edge_where_a_bleed_trail_ends_becomes_the_edge_bleed(ble
     assert out.category == "edge-bleed" and out.score == 0.8
     assert box_iou(_box(out), _box(truth))[0, 0] > 0.9
     assert out.ymax == SHAPE[0] and out.ymax - out.ymin < 150
+
+
+def test_a_tall_region_the_namer_calls_an_edge_bleed_is_cut_to_the_glow(bleed_image):
+    image, truth = bleed_image
+    # the network's region holds the glow and 800 rows above it (a ghost, the star's halo)
+    tall = Artifact(image.exposure.name, 0, 0, 0, truth.xmin, SHAPE[0] - 800, truth.xmax, SHAPE[0], 0.9,
+                    "edge-bleed")
+    assert tall.ymax - tall.ymin > EdgeBleedSettings().max_height_px
+    (out,) = relabel_edge_bleeds([tall], image.exposure)
+    assert out.category == "edge-bleed" and out.score == 0.9
+    assert box_iou(_box(out), _box(truth))[0, 0] > 0.9
+    # as tall and called a ghost, it is a ghost reaching the edge, left as it is
+    ghost = replace(tall, category="ghost")
+    assert relabel_edge_bleeds([ghost], image.exposure) == [ghost]
 
 
 def test_regions_off_the_edge_or_without_a_bleed_trail_are_left_alone(bleed_image):

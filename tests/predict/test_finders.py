@@ -1,5 +1,7 @@
 """The straight-trail and cosmic-ray finders on small simulated images with known truth."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -9,10 +11,11 @@ from spacejunk.categories import CATEGORIES
 from spacejunk.evaluate.coco import box_iou
 from spacejunk.models.detector import SegmentationDetector
 from spacejunk.predict.detector import detect_exposure
+from spacejunk.io import Exposure
 from spacejunk.predict.finders import FINDERS, default_finder_settings
 from spacejunk.predict.cosmic_rays import find_cosmic_rays
 from spacejunk.predict.cross_talk import find_cross_talk
-from spacejunk.predict.trails import (Trail, TrailSettings, dash_modulation, fans_to_artifacts, find_trails,
+from spacejunk.predict.trails import (Trail, _noise_units, _refine, TrailSettings, dash_modulation, fans_to_artifacts, find_trails,
                                       radon_significance, split_fans, trail_mask, trail_tile_scores, trails_for_meta,
                                       trails_to_artifacts)
 from spacejunk.simulate import simulate_image
@@ -92,6 +95,49 @@ def test_a_dashed_trail_is_an_airplane():
     assert box_iou(_boxes(arts[:1]), _boxes(truth))[0, 0] > 0.5
     # a broad dashed line is the patchy edge of something else, and is dropped
     assert find_trails(image.exposure, TrailSettings(min_length_px=200, max_dashed_width_px=5)) == []
+
+
+def _with_line(angle_deg: float, *, amp: float, width: float, duty: float = 1.0, period: float = 120.0):
+    """A clean small CCD with a straight line through its centre in band 0, ``amp`` sky sigma
+    and ``width`` px, lit a ``duty`` share of every ``period`` px (blinking lights)."""
+    clean = simulate_image(seed=1, shape=SHAPE, artifacts=[]).exposure
+    _, noise = clean.sky_noise(0)
+    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]].astype(np.float32)
+    ux, uy = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
+    cx, cy = (SHAPE[1] - 1) / 2, (SHAPE[0] - 1) / 2
+    across = (xx - cx) * -uy + (yy - cy) * ux
+    along = (xx - cx) * ux + (yy - cy) * uy
+    lit = (np.abs(across) <= width / 2) & ((along % period) < duty * period)
+    sci = clean.sci.copy()
+    sci[0] += (amp * noise * lit).astype(np.float32)
+    return Exposure(clean.name, clean.bands, sci, clean.msk, clean.wgt)
+
+
+def _angle(trail):
+    return math.degrees(math.atan2(trail.y1 - trail.y0, trail.x1 - trail.x0)) % 180.0
+
+
+def test_a_trail_between_the_radon_angles_is_refined_to_its_own_angle_and_width():
+    # a 5-px trail at 61 degrees, the Radon transform in 2-degree steps: at 60 or 62 degrees
+    # the strip drifts 10 px across it from end to end, and the trail looks 15 px wide
+    exposure = _with_line(61.0, amp=4.0, width=5.0)
+    coarse = TrailSettings(min_length_px=200, angle_step_deg=2.0, refine_deg=0.0)
+    (askew,) = find_trails(exposure, coarse)
+    (refined,) = find_trails(exposure, TrailSettings(min_length_px=200, angle_step_deg=2.0, refine_deg=1.0))
+    assert abs(_angle(askew) - 61.0) == pytest.approx(1.0, abs=0.01) and askew.width >= 12
+    assert _angle(refined) == pytest.approx(61.0, abs=0.01) and refined.width <= 7
+
+
+def test_a_dashed_trail_seen_by_its_mean_across_not_its_median():
+    # lights on 30 % of the time: the median along the line falls towards the sky's
+    exposure = _with_line(60.0, amp=3.0, width=10.0, duty=0.3)
+    band = _noise_units(exposure, 0, TrailSettings().clip)
+    peaks = {cs: _refine(band, math.radians(60.0), 0.0, TrailSettings(cross_section=cs))[-1] for cs in ("mean", "median")}
+    assert peaks["mean"] == pytest.approx(0.3 * 3.0, rel=0.3)  # the lights' mean (stars add a little)
+    assert peaks["median"] < 0.6 * peaks["mean"]  # pulled towards the sky's, by the dark stretches
+    (trail,) = find_trails(exposure, TrailSettings(min_length_px=200))
+    assert trail.category == "airplane" and _angle(trail) == pytest.approx(60.0, abs=0.3)
+    assert 8 <= trail.width <= 14
 
 
 def test_rays_pointing_back_to_one_place_are_a_spray_not_satellites():

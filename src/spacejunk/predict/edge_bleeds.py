@@ -6,7 +6,8 @@ The detector's network finds that glow but takes it, with the star's halo above 
 a ghost. The physics tells them apart: a region touching the top or bottom edge, with
 pixels DESDM flagged as saturated or as a bleed trail (``SATURATE``, ``TRAIL``) in the
 ``reach`` rows next to that edge within its columns, and at most ``max_height_px`` tall
-(the star lies within a few hundred pixels of the edge), is an edge bleed. Its box keeps the
+(the star lies within a few hundred pixels of the edge; a region the namer already calls an
+edge bleed may be taller), is an edge bleed. Its box keeps the
 network's columns, widened along the edge while the glow goes on, and is cut to the rows
 from the edge where the glow is visible: the
 ``percentile`` of each row over those columns (smoothed along the row over ``smooth_px``,
@@ -164,8 +165,10 @@ def relabel_edge_bleeds(artifacts: list[Artifact], exposure: Exposure,
     for a in artifacts:
         top, bottom = a.ymax >= ny - s.edge_px, a.ymin <= s.edge_px
         x0, x1 = max(int(math.floor(a.xmin)), 0), min(int(math.ceil(a.xmax)), nx)
+        # a region the namer calls an edge bleed is cut to its glow however tall (its
+        # network's region holds the star's halo, or a ghost beside it, too)
         if (a.category in s.keep or top == bottom or x1 <= x0
-                or a.ymax - a.ymin > s.max_height_px):
+                or (a.ymax - a.ymin > s.max_height_px and a.category != "edge-bleed")):
             out.append(a)
             continue
         edge_rows = exposure.msk[:, ny - s.reach:, x0:x1] if top else exposure.msk[:, :s.reach, x0:x1]

@@ -16,8 +16,9 @@ tens of sigma. So, for every band:
 4. the most significant lines above ``min_sigma``, one after the other, each suppressing
    its neighbourhood (trails are at least ``min_separation_deg`` apart in angle or
    several binned pixels apart in offset);
-5. each line refined at full resolution (offset and width from the median cross-section
-   of a strip along it, the ends from where the signal along it stops) and boxed.
+5. each line refined at full resolution (its angle within ``refine_deg`` of the Radon
+   transform's, its offset and width from the mean cross-section of a strip along it,
+   the ends from where the signal along it stops) and boxed.
 
 Lines within ``axis_tolerance_deg`` of the columns are not reported: bad columns,
 cross-talk and bleed trails run along them and are not satellites.
@@ -102,6 +103,13 @@ class TrailSettings:
         at an angle of at most ``fan_max_deg`` and within ``fan_max_apex_px`` of both
         segments, are rays of one fan: a bright spray from a star, not two satellites
         (:func:`split_fans`).
+    cross_section : str
+        ``"mean"`` (default) or ``"median"`` along the line, for the cross-section that gives
+        a trail's offset and width: the median of a dashed trail (lights on less than half
+        the time) is the sky's.
+    refine_deg : float
+        The angle is refined at full resolution within this many degrees of the Radon
+        transform's (:func:`_refine_angle`).
     """
 
     bin: int = 16
@@ -123,6 +131,8 @@ class TrailSettings:
     duplicate_px: float = 150.0
     fan_max_deg: float = 30.0
     fan_max_apex_px: float = 6000.0
+    cross_section: str = "mean"
+    refine_deg: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -275,9 +285,10 @@ def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSetting
 
 
 def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, half_strip: int = 40
-            ) -> tuple[float, float, float, float, float, float, float] | None:
+            ) -> tuple[float, float, float, float, float, float, float, float] | None:
     """Offset, width and ends of a line at full resolution: (rho, width, t0, t1, length inside the
-    image, dark fraction of the kept stretch, its strongest periodic modulation) or None."""
+    image, dark fraction of the kept stretch, its strongest periodic modulation, peak of the
+    cross-section in sky sigma) or None; a width over ``s.max_width_px`` is not checked here."""
     ny, nx = band.shape
     cx, cy = (nx - 1) / 2, (ny - 1) / 2
     ux, uy = math.cos(theta), math.sin(theta)
@@ -293,7 +304,9 @@ def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, 
         return None
     strip = ndimage.map_coordinates(band, [ys[:, cols], xs[:, cols]], order=1, mode="constant", cval=0.0)
     t = t[cols]
-    profile = np.median(strip, axis=1)
+    # The mean along the line: a dashed trail (lights blinking with a duty cycle under a half)
+    # has a median of the sky. The band is clipped to a few sigma, so stars weigh little.
+    profile = np.mean(strip, axis=1) if s.cross_section == "mean" else np.median(strip, axis=1)
     # Peak of the cross-section smoothed over a few pixels (a trail is at least ~2 px wide).
     smooth = ndimage.uniform_filter1d(profile, 3)
     centre = int(np.argmax(smooth))
@@ -309,8 +322,6 @@ def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, 
         hi += 1
     width = float(hi - lo + 1)
     rho = rho_px + float(d[centre]) + 0.5 * (d[lo] + d[hi] - 2 * d[centre])
-    if width > s.max_width_px:
-        return None  # a broad feature (a ghost's or an arc's edge), not a trail
     # Ends: the stretch along the line that holds the signal, the segment of chunks
     # (~128 px) maximising the sum of (chunk significance - 1): a trail crossing the CCD
     # is kept whole even where it fades, one that stops is cut where it stops.
@@ -334,7 +345,24 @@ def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, 
     bright = float(np.percentile(kept, 90)) if kept.size else 0.0
     dark = float(np.mean(kept < 0.25 * bright)) if bright > 0 else 0.0
     periodic = dash_modulation(stretch, step_px=2.0, periods_px=s.dash_period_px)
-    return rho, width, t0, t1, float(t[-1] - t[0]), dark, periodic
+    return rho, width, t0, t1, float(t[-1] - t[0]), dark, periodic, peak
+
+
+def _refine_angle(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings
+                  ) -> tuple[float, tuple] | None:
+    """:func:`_refine` at the angle, within ``s.refine_deg`` of ``theta`` (steps of
+    ``s.angle_step_deg / 2``), whose cross-section peaks highest: the Radon transform's
+    angle steps leave a trail crossing the CCD up to a quarter step askew, tens of pixels
+    at its ends, which would widen it. Returns (angle, :func:`_refine`'s tuple) or None."""
+    step = s.angle_step_deg / 2
+    n = int(round(s.refine_deg / step)) if step > 0 else 0
+    best = None
+    for k in range(-n, n + 1):
+        th = theta + math.radians(k * step)
+        r = _refine(band, th, rho_px, s)
+        if r is not None and (best is None or r[-1] > best[1][-1]):
+            best = (th, r)
+    return best
 
 
 def dash_modulation(profile: np.ndarray, *, step_px: float, periods_px: tuple[float, float]) -> float:
@@ -378,10 +406,13 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
             ux, uy = math.cos(theta), math.sin(theta)
             # the line's offset from the full-resolution centre
             rho_px = rho_b * s.bin + (bcx - cx) * (-uy) + (bcy - cy) * ux
-            refined = _refine(bands[b], theta, rho_px, s)
+            refined = _refine_angle(bands[b], theta, rho_px, s)
             if refined is None:
                 continue
-            rho, width, t0, t1, inside, dark, periodic = refined
+            theta, (rho, width, t0, t1, inside, dark, periodic, _) = refined
+            ux, uy = math.cos(theta), math.sin(theta)
+            if width > s.max_width_px:
+                continue  # a broad feature (a ghost's or an arc's edge), not a trail
             if t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside):
                 continue  # the signal stops short: an elongated source or an edge, not a trail
             dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
