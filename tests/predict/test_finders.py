@@ -128,6 +128,14 @@ def test_a_trail_between_the_radon_angles_is_refined_to_its_own_angle_and_width(
     assert _angle(refined) == pytest.approx(61.0, abs=0.01) and refined.width <= 7
 
 
+def test_a_trail_a_degree_off_the_columns_is_found_and_one_along_them_is_not():
+    # satellites cross at any angle; only lines along the columns (bad columns, bleed
+    # trails, cross-talk) are left to their own finders
+    (trail,) = find_trails(_with_line(89.0, amp=4.0, width=5.0), TrailSettings(min_length_px=200))
+    assert _angle(trail) == pytest.approx(89.0, abs=0.3) and trail.width <= 8
+    assert find_trails(_with_line(90.0, amp=4.0, width=5.0), TrailSettings(min_length_px=200)) == []
+
+
 def test_a_dashed_trail_seen_by_its_mean_across_not_its_median():
     # lights on 30 % of the time: the median along the line falls towards the sky's
     exposure = _with_line(60.0, amp=3.0, width=10.0, duty=0.3)

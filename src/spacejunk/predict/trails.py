@@ -20,8 +20,10 @@ tens of sigma. So, for every band:
    transform's, its offset and width from the mean cross-section of a strip along it,
    the ends from where the signal along it stops) and boxed.
 
-Lines within ``axis_tolerance_deg`` of the columns are not reported: bad columns,
-cross-talk and bleed trails run along them and are not satellites.
+Lines within ``axis_tolerance_deg`` of the columns (after refinement) are not reported:
+bad columns, cross-talk and bleed trails run along them and are not satellites. They are
+refined and merged with the others all the same, so that their side lobes, a few degrees
+off, go with them (:func:`_merge_bands`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
+
+#: category of a line along the columns while the trails are merged (never reported)
+_COLUMNS = "columns"
 
 __all__ = ["TrailSettings", "Trail", "trails_for_meta", "radon_significance", "empirical_significance", "find_trails",
            "trails_to_artifacts", "split_fans", "fans_to_artifacts", "trail_mask", "trail_tile_scores", "settings_from_meta"]
@@ -72,7 +77,9 @@ class TrailSettings:
     min_separation_deg : float
         Lines closer than this in angle (and a few binned pixels in offset) are one.
     axis_tolerance_deg : float
-        Lines this close to the column direction are ignored.
+        Lines this close to the column direction (degrees) are not reported (0.1: only
+        lines refined onto the columns; 2 before stop 31, which lost satellites and airplanes
+        crossing the CCD within 2 degrees of them).
     min_lit_fraction : float
         Least fraction of the line's length inside the image that holds its signal: a
         satellite or an airplane crosses the whole CCD during an exposure, while the edge
@@ -120,7 +127,7 @@ class TrailSettings:
     min_length_px: float = 400.0
     max_trails: int = 4
     min_separation_deg: float = 3.0
-    axis_tolerance_deg: float = 2.0
+    axis_tolerance_deg: float = 0.1
     max_width_px: float = 50.0
     min_lit_fraction: float = 0.7
     dashed_fraction: float = 0.5
@@ -256,23 +263,25 @@ def empirical_significance(sig: np.ndarray, cnt: np.ndarray, min_count: float) -
     return np.nan_to_num(out, nan=0.0)
 
 
-def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSettings) -> list[tuple[float, float, float]]:
-    """(angle, rho offset in binned pixels from the centre, significance) of the best lines."""
+def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSettings
+           ) -> list[tuple[float, float, float, bool]]:
+    """(angle, rho offset in binned pixels from the centre, significance, along the columns)
+    of the best lines: ``max_trails`` of them, and those along the columns on the way."""
     sig = sig.copy()
     sig[cnt < s.min_length_px / s.bin] = 0.0
-    # Lines along the columns (bad columns, cross-talk, bleed trails) are not satellites.
+    # Lines along the columns (bad columns, cross-talk, bleed trails) are not satellites;
+    # they are taken in turn like the others (and flagged), so that their side lobes go too.
     near_columns = np.abs(np.degrees(angles) - 90.0) < s.axis_tolerance_deg
-    sig[near_columns] = 0.0
     n_rho = sig.shape[1]
     sep = max(1, int(round(s.min_separation_deg / s.angle_step_deg)))
     out = []
-    for _ in range(s.max_trails):
+    while sum(not c for *_, c in out) < s.max_trails:
         k = int(np.argmax(sig))
         a, r = divmod(k, n_rho)
         value = float(sig[a, r])
         if value < s.min_sigma:
             break
-        out.append((float(angles[a]), r - (n_rho - 1) / 2, value))
+        out.append((float(angles[a]), r - (n_rho - 1) / 2, value, bool(near_columns[a])))
         # suppress the neighbourhood (angles wrap at 180 degrees with the offset reversed)
         for da in range(-sep, sep + 1):
             aa = a + da
@@ -399,10 +408,10 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
     hb, wb = binned[0].shape
     # the binned grid's centre in full-resolution pixels
     bcx, bcy = (wb - 1) / 2 * s.bin + (s.bin - 1) / 2, (hb - 1) / 2 * s.bin + (s.bin - 1) / 2
-    trails = []
+    trails, columns = [], []
     for b, band_name in enumerate(exposure.bands):
         z = empirical_significance(sig[b], cnt, s.min_length_px / s.bin)
-        for theta, rho_b, value in _peaks(z, cnt, angles, s):
+        for theta, rho_b, value, _ in _peaks(z, cnt, angles, s):
             ux, uy = math.cos(theta), math.sin(theta)
             # the line's offset from the full-resolution centre
             rho_px = rho_b * s.bin + (bcx - cx) * (-uy) + (bcy - cy) * ux
@@ -411,6 +420,12 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
                 continue
             theta, (rho, width, t0, t1, inside, dark, periodic, _) = refined
             ux, uy = math.cos(theta), math.sin(theta)
+            px, py = cx + rho * (-uy), cy + rho * ux
+            if abs(math.degrees(theta) - 90.0) < s.axis_tolerance_deg:
+                # along the columns: not reported, but its side lobes merge into it below
+                columns.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width,
+                                     value, dark, _COLUMNS))
+                continue
             if width > s.max_width_px:
                 continue  # a broad feature (a ghost's or an arc's edge), not a trail
             if t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside):
@@ -418,10 +433,9 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
             dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
             if dashed and width > s.max_dashed_width_px:
                 continue  # broad and patchy: the edge of a ghost, an arc or a spray
-            px, py = cx + rho * (-uy), cy + rho * ux
             trails.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value,
                                 dark, "airplane" if dashed else "satellite"))
-    return _merge_bands(trails, s)
+    return [t for t in _merge_bands(columns + trails, s) if t.category != _COLUMNS]
 
 
 def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
