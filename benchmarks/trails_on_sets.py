@@ -8,7 +8,7 @@ settings given as JSON over the defaults) that are not rays of a fan are boxed; 
 airplane or satellite is found when a box matches it at IoU >= 0.5 (whatever the name
 given), and a box matching none is false: "on other artifacts" when it overlaps some
 truth at IoU > 0.1 (a spray's ray, an arc's edge: true tiles for the classifier), "on the
-sky" when it overlaps none. docs/classifier.md and docs/detector.md quote it.
+sky" when it overlaps none. docs/classifier.md quotes it.
 """
 
 from __future__ import annotations

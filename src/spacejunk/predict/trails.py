@@ -112,8 +112,8 @@ class TrailSettings:
         (:func:`split_fans`).
     cross_section : str
         ``"mean"`` (default) or ``"median"`` along the line, for the cross-section that gives
-        a trail's offset and width: the median of a dashed trail (lights on less than half
-        the time) is the sky's.
+        a trail's offset and width: the median along a dashed trail (lights on less than
+        half the time) falls towards the sky's.
     refine_deg : float
         The angle is refined at full resolution within this many degrees of the Radon
         transform's (:func:`_refine_angle`).
@@ -313,8 +313,8 @@ def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, 
         return None
     strip = ndimage.map_coordinates(band, [ys[:, cols], xs[:, cols]], order=1, mode="constant", cval=0.0)
     t = t[cols]
-    # The mean along the line: a dashed trail (lights blinking with a duty cycle under a half)
-    # has a median of the sky. The band is clipped to a few sigma, so stars weigh little.
+    # The mean along the line: the median along a dashed trail (lights on less than half the
+    # time) falls towards the sky's. The band is clipped to a few sigma, so stars weigh little.
     profile = np.mean(strip, axis=1) if s.cross_section == "mean" else np.median(strip, axis=1)
     # Peak of the cross-section smoothed over a few pixels (a trail is at least ~2 px wide).
     smooth = ndimage.uniform_filter1d(profile, 3)
