@@ -131,8 +131,9 @@ class ImageResult:
         trails = {key(t.box(self.shape)): t for t in self.trails}
         lines = [a for a in self.artifacts if a.category in ("satellite", "airplane") and key(a.box) in trails]
         own = [a for a in self.artifacts if hasattr(a, "pixels")]
+        on_trails = {id(a) for a in lines}
         mask = artifacts_to_mask([a for a in self.artifacts if not hasattr(a, "pixels")
-                                  and not any(a is line for line in lines)], self.shape)
+                                  and id(a) not in on_trails], self.shape)
         for a in lines:
             mask[trail_mask([trails[key(a.box)]], self.shape)] |= CATEGORY_BITS[a.category]
         for a in own:

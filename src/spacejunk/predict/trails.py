@@ -263,25 +263,27 @@ def empirical_significance(sig: np.ndarray, cnt: np.ndarray, min_count: float) -
     return np.nan_to_num(out, nan=0.0)
 
 
-def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSettings
-           ) -> list[tuple[float, float, float, bool]]:
-    """(angle, rho offset in binned pixels from the centre, significance, along the columns)
-    of the best lines: ``max_trails`` of them, and those along the columns on the way."""
+def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSettings) -> list[tuple[float, float, float]]:
+    """(angle, rho offset in binned pixels from the centre, significance) of the best lines:
+    ``max_trails`` of them, and those along the columns met on the way."""
     sig = sig.copy()
     sig[cnt < s.min_length_px / s.bin] = 0.0
-    # Lines along the columns (bad columns, cross-talk, bleed trails) are not satellites;
-    # they are taken in turn like the others (and flagged), so that their side lobes go too.
+    # Lines along the columns (bad columns, cross-talk, bleed trails) are not satellites and
+    # do not count towards max_trails, but are taken in turn like the others, so that their
+    # neighbourhood (side lobes) is suppressed too.
     near_columns = np.abs(np.degrees(angles) - 90.0) < s.axis_tolerance_deg
     n_rho = sig.shape[1]
     sep = max(1, int(round(s.min_separation_deg / s.angle_step_deg)))
     out = []
-    while sum(not c for *_, c in out) < s.max_trails:
+    counted = 0
+    while counted < s.max_trails:
         k = int(np.argmax(sig))
         a, r = divmod(k, n_rho)
         value = float(sig[a, r])
         if value < s.min_sigma:
             break
-        out.append((float(angles[a]), r - (n_rho - 1) / 2, value, bool(near_columns[a])))
+        out.append((float(angles[a]), r - (n_rho - 1) / 2, value))
+        counted += not near_columns[a]
         # suppress the neighbourhood (angles wrap at 180 degrees with the offset reversed)
         for da in range(-sep, sep + 1):
             aa = a + da
@@ -408,10 +410,10 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
     hb, wb = binned[0].shape
     # the binned grid's centre in full-resolution pixels
     bcx, bcy = (wb - 1) / 2 * s.bin + (s.bin - 1) / 2, (hb - 1) / 2 * s.bin + (s.bin - 1) / 2
-    trails, columns = [], []
+    lines = []
     for b, band_name in enumerate(exposure.bands):
         z = empirical_significance(sig[b], cnt, s.min_length_px / s.bin)
-        for theta, rho_b, value, _ in _peaks(z, cnt, angles, s):
+        for theta, rho_b, value in _peaks(z, cnt, angles, s):
             ux, uy = math.cos(theta), math.sin(theta)
             # the line's offset from the full-resolution centre
             rho_px = rho_b * s.bin + (bcx - cx) * (-uy) + (bcy - cy) * ux
@@ -419,23 +421,22 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
             if refined is None:
                 continue
             theta, (rho, width, t0, t1, inside, dark, periodic, _) = refined
+            if abs(math.degrees(theta) - 90.0) < s.axis_tolerance_deg:
+                category = _COLUMNS  # not reported, but its side lobes merge into it below
+            else:
+                if width > s.max_width_px:
+                    continue  # a broad feature (a ghost's or an arc's edge), not a trail
+                if t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside):
+                    continue  # the signal stops short: an elongated source or an edge, not a trail
+                dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
+                if dashed and width > s.max_dashed_width_px:
+                    continue  # broad and patchy: the edge of a ghost, an arc or a spray
+                category = "airplane" if dashed else "satellite"
             ux, uy = math.cos(theta), math.sin(theta)
             px, py = cx + rho * (-uy), cy + rho * ux
-            if abs(math.degrees(theta) - 90.0) < s.axis_tolerance_deg:
-                # along the columns: not reported, but its side lobes merge into it below
-                columns.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width,
-                                     value, dark, _COLUMNS))
-                continue
-            if width > s.max_width_px:
-                continue  # a broad feature (a ghost's or an arc's edge), not a trail
-            if t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside):
-                continue  # the signal stops short: an elongated source or an edge, not a trail
-            dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
-            if dashed and width > s.max_dashed_width_px:
-                continue  # broad and patchy: the edge of a ghost, an arc or a spray
-            trails.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value,
-                                dark, "airplane" if dashed else "satellite"))
-    return [t for t in _merge_bands(columns + trails, s) if t.category != _COLUMNS]
+            lines.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value,
+                               dark, category))
+    return [t for t in _merge_bands(lines, s) if t.category != _COLUMNS]
 
 
 def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
