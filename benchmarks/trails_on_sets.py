@@ -8,7 +8,8 @@ settings given as JSON over the defaults) that are not rays of a fan are boxed; 
 airplane or satellite is found when a box matches it at IoU >= 0.5 (whatever the name
 given), and a box matching none is false: "on other artifacts" when it overlaps some
 truth at IoU > 0.1 (a spray's ray, an arc's edge: true tiles for the classifier), "on the
-sky" when it overlaps none. docs/classifier.md quotes it.
+sky" when it overlaps none. Fans of rays (reported as sprays) are counted apart: "on a
+spray" when their box overlaps a true spray's at IoU > 0.1. docs/classifier.md quotes it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from spacejunk.evaluate.coco import box_iou
 from spacejunk.io import find_images, read_artifacts, read_exposure
-from spacejunk.predict.trails import TrailSettings, find_trails, split_fans, trails_to_artifacts
+from spacejunk.predict.trails import TrailSettings, fans_to_artifacts, find_trails, split_fans, trails_to_artifacts
 
 KINDS = ("airplane", "satellite")
 
@@ -40,7 +41,13 @@ def tally(folder: Path, settings: TrailSettings, *, verbose: bool = False) -> Co
     out: Counter = Counter()
     for name, paths in sorted(find_images([folder]).items()):
         exposure = read_exposure(paths)
-        single, _ = split_fans(find_trails(exposure, settings), settings)
+        single, fans = split_fans(find_trails(exposure, settings), settings)
+        sprays = _boxes([a for a in truth.get(name, []) if a.category == "bright-spray"])
+        for box in _boxes(fans_to_artifacts(fans, name=name, shape=exposure.shape, min_sigma=settings.min_sigma)):
+            on = len(sprays) and box_iou(box[None], sprays).max() > 0.1
+            out[("fans", "on a spray" if on else "elsewhere")] += 1
+            if verbose:
+                print(f"fan {name} {box.round().astype(int).tolist()} {'on a spray' if on else 'elsewhere'}")
         found = _boxes(trails_to_artifacts(single, name=name, shape=exposure.shape, min_sigma=settings.min_sigma))
         trails = [a for a in truth.get(name, []) if a.category in KINDS]
         iou = box_iou(_boxes(trails), found) if len(trails) and len(found) else np.zeros((len(trails), len(found)))
@@ -73,6 +80,8 @@ def main(argv=None) -> int:
         print(f"{kind}s found {total[(kind, 'found')]} of {total[(kind, 'found')] + total[(kind, 'missed')]}")
     print(f"false trails {total[('false', 'on other artifacts')] + total[('false', 'on the sky')]}: "
           f"{total[('false', 'on the sky')]} on the sky, {total[('false', 'on other artifacts')]} on other artifacts")
+    print(f"fans (reported as sprays) {total[('fans', 'on a spray')] + total[('fans', 'elsewhere')]}: "
+          f"{total[('fans', 'on a spray')]} on a spray, {total[('fans', 'elsewhere')]} elsewhere")
     return 0
 
 

@@ -176,6 +176,57 @@ def test_rays_pointing_back_to_one_place_are_a_spray_not_satellites():
     assert spray.box == pytest.approx((min(a.xmin for a in lines), 0.0, max(a.xmax for a in lines), 4096.0))
 
 
+def _with_rays(ends, *, apex=(500.0, -1500.0), amp=2.0, width=8.0, shape=(2048, 1024)):
+    """A clean CCD with rays from ``apex`` (above it) to each ``(x, y)`` of ``ends`` in band 0:
+    each enters at the top edge and stops part of the way down; ``amp`` sky sigma (one value,
+    or one a ray)."""
+    clean = simulate_image(seed=1, shape=shape, artifacts=[]).exposure
+    _, noise = clean.sky_noise(0)
+    yy, xx = np.mgrid[:shape[0], :shape[1]].astype(np.float32)
+    sci = clean.sci.copy()
+    for (x1, y1), a in zip(ends, np.broadcast_to(amp, (len(ends),))):
+        dx, dy = x1 - apex[0], y1 - apex[1]
+        length = math.hypot(dx, dy)
+        along = ((xx - apex[0]) * dx + (yy - apex[1]) * dy) / length
+        across = ((xx - apex[0]) * -dy + (yy - apex[1]) * dx) / length
+        sci[0] += (a * noise * ((np.abs(across) <= width / 2) & (along <= length))).astype(np.float32)
+    return Exposure(clean.name, clean.bands, sci, clean.msk, clean.wgt)
+
+
+def test_rays_stopping_part_of_the_way_across_are_a_fan_and_one_alone_is_nothing():
+    # two rays from a star 1,500 px above the CCD, lit from the top edge down to 1,100-1,200
+    # px: under the lit-fraction a satellite needs, so only as rays of one fan
+    exposure = _with_rays([(150.0, 1200.0), (900.0, 1100.0)])
+    trails = find_trails(exposure)
+    assert sorted(t.category for t in trails) == ["ray", "ray"]
+    single, fans = split_fans(trails)
+    assert single == [] and len(fans) == 1
+    for t, end in zip(sorted(trails, key=lambda t: min(t.x0, t.x1)), ([150.0, 1200.0], [900.0, 1100.0])):
+        bottom = (t.x0, t.y0) if t.y0 > t.y1 else (t.x1, t.y1)
+        top = min(t.y0, t.y1)
+        assert top < 130 and abs(bottom[1] - end[1]) < 160 and abs(bottom[0] - end[0]) < 100
+    (spray,) = fans_to_artifacts(fans, name="x", shape=exposure.shape, min_sigma=10.0)
+    assert spray.category == "bright-spray"
+    # without rays, the brighter one was taken for a satellite, 70 % of the way across
+    (satellite,) = find_trails(exposure, TrailSettings(rays=False))
+    assert satellite.category == "satellite" and max(satellite.y0, satellite.y1) > 1400
+    # one ray alone (the edge of something) is nothing
+    assert find_trails(_with_rays([(900.0, 1100.0)])) == []
+
+
+def test_a_fainter_ray_of_a_fan_joins_it():
+    # a third ray, 1.5 sky sigma, under the 10 sigma a trail needs: found beside the two
+    # bright ones from 5 sigma, as it points back to their star
+    exposure = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (640.0, 1150.0)], amp=[2.0, 2.0, 1.5])
+    trails = find_trails(exposure)
+    assert [t.category for t in trails] == ["ray"] * 3
+    faint = min(trails, key=lambda t: t.significance)
+    assert 5.0 <= faint.significance < 10.0
+    assert abs(max((faint.x0, faint.y0), (faint.x1, faint.y1), key=lambda e: e[1])[0] - 640.0) < 60
+    assert len(split_fans(trails)[1]) == 1
+    assert len(find_trails(exposure, TrailSettings(weak_ray_sigma=10.0))) == 2
+
+
 def test_a_simulated_spray_found_as_a_fan():
     image = simulate_image(seed=0, artifacts=["bright-spray"])
     trails = find_trails(image.exposure)

@@ -131,3 +131,31 @@ def test_the_detector_reports_a_disc_beside_the_networks_ghosts(detect_with_find
     assert [a.category for a in found] == ["ghost"]
     assert box_iou([found[0].box], [_box(truth)])[0, 0] >= 0.9
 
+
+
+def test_dark_blocks_outside_a_bright_ghost_do_not_veto_it_as_a_dark_halo():
+    # sim_s10_0028: a bright ghost covering 80 % of the CCD, a saturated star in the dark
+    # corner outside it. With its rim and its uneven plateau the ghost's clipped fit keeps
+    # a tenth of its significance, and a few dark blocks round the star, below the
+    # quadratic sky that cannot follow the step, "fit as well" as the circle. Fitted beside
+    # the circle, they leave it its significance: no halo. A real halo takes it away.
+    import math
+    from dataclasses import replace
+
+    from spacejunk.predict.ghost_discs import GhostDiscSettings, _dark_halo_instead, _Fit
+
+    rng = np.random.default_rng(0)
+    size, ny, nx = 32, 128, 64
+    yy, xx = np.mgrid[:ny, :nx]
+    px, py = (xx + 0.5) * size, (yy + 0.5) * size
+    cx, cy, radius = 4500.0, -3700.0, 7800.0
+    fit = _Fit(0.02 * rng.standard_normal((ny, nx)) + (np.hypot(px - cx, py - cy) < radius), size)
+    s = GhostDiscSettings()
+    z = 0.1 * fit.clipped(fit.circle(cx, cy, radius), s.clip_blocks)
+    star = np.array([[1900.0, 3900.0]])
+    assert _dark_halo_instead(fit, star, cx, cy, radius, 1, z, replace(s, halo_keep=math.inf))  # the old rule
+    assert not _dark_halo_instead(fit, star, cx, cy, radius, 1, z, s)
+    # a dark halo round a star near the bottom edge, and a hole's circle fitting its cap
+    halo = _Fit(0.02 * rng.standard_normal((ny, nx)) - (np.hypot(px - 1000.0, py - 60.0) < 450.0), size)
+    hole = halo.clipped(halo.circle(1000.0, -3000.0, 3480.0), s.clip_blocks)
+    assert _dark_halo_instead(halo, np.array([[1000.0, 60.0]]), 1000.0, -3000.0, 3480.0, -1, hole, s)

@@ -35,9 +35,12 @@ of pixels tens of sigma. So:
    - fitted again with the blocks more than ``clip_blocks`` sigma off the model, and
      their neighbours, left out (an arc's or a spray's rays, a star's halo), it is still
      at least ``min_sigma``;
-   - a dark disc up to ``halo_radius`` px round a saturated star on its dark side does
-     not explain the step ``halo_share`` as well (a dark halo cut by the CCD's edge fits a
-     hole's circle, or a disc covering all the rest).
+   - no dark disc up to ``halo_radius`` px round a saturated star on its dark side both
+     explains the step ``halo_share`` as well and, fitted beside it, leaves it under
+     ``halo_keep`` of its significance (a dark halo cut by the CCD's edge fits a hole's
+     circle, or a disc covering all the rest; a few dark blocks outside a large ghost's
+     edge fit well too, as the quadratic sky cannot follow the step, but take little of
+     its significance).
 
    A bright inside is a disc, whose region is the CCD's part inside the circle; a dark
    inside is the ghost's central hole, whose region is the part outside it. A second
@@ -98,6 +101,7 @@ class GhostDiscSettings:
     clip_blocks: float = 5.0
     halo_radius: float = 650.0
     halo_share: float = 1.0
+    halo_keep: float = 0.5
     max_discs: int = 2
     margin: float = 0.1
     later_min_sigma: float = 60.0
@@ -317,21 +321,30 @@ def _dark_halo_instead(fit: _Fit, stars: np.ndarray, x: float, y: float, radius:
                        z: float, s: "GhostDiscSettings") -> bool:
     """Whether a dark disc round a saturated star on the circle's dark side (up to
     ``halo_radius`` px: a dark halo, the sky over-subtracted round a bright star, which has
-    its own finder) explains the step at least ``halo_share`` as well as the circle does. A
+    its own finder) explains the step at least ``halo_share`` as well as the circle does
+    and, fitted beside the circle, leaves it under ``halo_keep`` of its own significance. A
     dark halo cut by the CCD's edge fits a hole's circle or, the other way round, a disc
     covering all the rest."""
     if not len(stars):
         return False
     r = np.hypot(stars[:, 0] - x, stars[:, 1] - y)
     dark = (r < radius + s.halo_radius) if sign < 0 else (r > radius - s.halo_radius)
-    best = 0.0
+    step = fit.circle(x, y, radius)
+    alone = None  # the circle's own (unclipped) significance, computed when first needed
     for sx, sy in stars[dark]:
         for halo in np.geomspace(60.0, s.halo_radius, 8):
             inside = fit.circle(sx, sy, halo)
-            if inside.sum() < 2:
+            if inside.sum() < 2 or -fit.clipped(inside, s.clip_blocks) < s.halo_share * abs(z):
                 continue
-            best = max(best, -fit.clipped(inside, s.clip_blocks))
-    return best >= s.halo_share * abs(z)
+            # The halo fits as well as the circle; it explains the step only when, fitted
+            # beside it, it takes most of the circle's significance away. A few dark blocks
+            # outside a large ghost's edge fit "well" too, as the sky model (a quadratic)
+            # cannot follow the step, but leave the circle its significance.
+            if alone is None:
+                alone = sign * float(fit.significance(step[None], 0.0)[0])
+            if sign * fit.two_steps(inside, step) < s.halo_keep * alone:
+                return True
+    return False
 
 
 def _second_edge(fit: _Fit, x: float, y: float, radius: float, sign: int, s: "GhostDiscSettings") -> float | None:

@@ -24,12 +24,19 @@ Lines within ``axis_tolerance_deg`` of the columns (after refinement) are not re
 bad columns, cross-talk and bleed trails run along them and are not satellites. They are
 refined and merged with the others all the same, so that their side lobes, a few degrees
 off, go with them (:func:`_merge_bands`).
+
+A spray's rays start at or beyond the CCD's edge and stop part of the way across, so they
+fail the lit-fraction test a satellite passes (or look dashed, as half their line is
+dark). Such a line that holds one stretch of signal from an end of the line, and little
+off it, is kept as a *ray* (:func:`_ray_stretch`) when it joins a fan with another ray or
+trail (:func:`split_fans`); a ray alone is dropped, and a satellite in a fan is cut to
+its ray's stretch where it has one.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -44,6 +51,8 @@ from ..preprocess.normalise import bin_image, noise_units
 
 #: category of a line along the columns while the trails are merged (never reported)
 _COLUMNS = "columns"
+#: category of a spray's ray (a line lit from one end part of the way across; kept in fans only)
+RAY = "ray"
 
 __all__ = ["TrailSettings", "Trail", "trails_for_meta", "radon_significance", "empirical_significance", "find_trails",
            "trails_to_artifacts", "split_fans", "fans_to_artifacts", "trail_mask", "trail_tile_scores", "settings_from_meta"]
@@ -117,6 +126,23 @@ class TrailSettings:
     refine_deg : float
         The angle is refined at full resolution within this many degrees of the Radon
         transform's (:func:`_refine_angle`).
+    rays : bool
+        Keep the lines that fail the lit-fraction or the dashed-width test but hold one
+        stretch of signal from an end of the line inside the image as *rays*
+        (:func:`_ray_stretch`), where they join a fan (:func:`split_fans`): a spray's
+        rays start at or beyond the CCD's edge and end part of the way across, which a
+        satellite never does. A ray in no fan is dropped.
+    ray_min_px, ray_lit_sigma, ray_max_rest, ray_max_fraction : float
+        A ray's stretch is at least ``ray_min_px`` long, made of chunks (128 px) whose
+        median along the line stands ``ray_lit_sigma`` over the median beside it (a gap
+        of one chunk allowed), starts or ends within a chunk of the line's end, covers
+        at most ``ray_max_fraction`` of the line, and at most ``ray_max_rest`` of the
+        chunks off it are lit.
+    weak_ray_sigma, weak_rays : float, int
+        Where a ray (or a satellite measuring as one) is found, up to ``weak_rays`` more
+        lines a band from ``weak_ray_sigma`` are looked at, and those that are rays
+        pointing back to the same place (:func:`_same_fan`) join its fan: a spray's
+        fainter rays.
     """
 
     bin: int = 16
@@ -140,13 +166,22 @@ class TrailSettings:
     fan_max_apex_px: float = 6000.0
     cross_section: str = "mean"
     refine_deg: float = 0.5
+    rays: bool = True
+    ray_min_px: float = 640.0
+    ray_lit_sigma: float = 3.0
+    ray_max_rest: float = 0.25
+    ray_max_fraction: float = 0.8
+    weak_ray_sigma: float = 5.0
+    weak_rays: int = 12
 
 
 @dataclass(frozen=True)
 class Trail:
     """One trail found in one band: a segment ``(x0, y0)``-``(x1, y1)`` of full width ``width``;
     ``dark_fraction`` is the share of its length under a quarter of its bright level, and
-    ``category`` ``"airplane"`` for a dashed trail (blinking lights), else ``"satellite"``."""
+    ``category`` ``"airplane"`` for a dashed trail (blinking lights), ``"ray"`` for a ray
+    of a fan that stops part of the way across the image (:attr:`TrailSettings.rays`),
+    else ``"satellite"``."""
 
     band: str
     x0: float
@@ -410,33 +445,150 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
     hb, wb = binned[0].shape
     # the binned grid's centre in full-resolution pixels
     bcx, bcy = (wb - 1) / 2 * s.bin + (s.bin - 1) / 2, (hb - 1) / 2 * s.bin + (s.bin - 1) / 2
-    lines = []
-    for b, band_name in enumerate(exposure.bands):
-        z = empirical_significance(sig[b], cnt, s.min_length_px / s.bin)
-        for theta, rho_b, value in _peaks(z, cnt, angles, s):
-            ux, uy = math.cos(theta), math.sin(theta)
-            # the line's offset from the full-resolution centre
-            rho_px = rho_b * s.bin + (bcx - cx) * (-uy) + (bcy - cy) * ux
-            refined = _refine_angle(bands[b], theta, rho_px, s)
-            if refined is None:
-                continue
-            theta, (rho, width, t0, t1, inside, dark, periodic, _) = refined
-            if abs(math.degrees(theta) - 90.0) < s.axis_tolerance_deg:
-                category = _COLUMNS  # not reported, but its side lobes merge into it below
+    zs = [empirical_significance(sig[b], cnt, s.min_length_px / s.bin) for b in range(len(exposure.bands))]
+
+    def line(b: int, theta: float, rho_b: float, value: float, *, rays_only: bool = False) -> Trail | None:
+        """The Radon peak ``(theta, rho_b)`` of band ``b`` refined into a trail, or None."""
+        ux, uy = math.cos(theta), math.sin(theta)
+        # the line's offset from the full-resolution centre
+        rho_px = rho_b * s.bin + (bcx - cx) * (-uy) + (bcy - cy) * ux
+        refined = _refine_angle(bands[b], theta, rho_px, s)
+        if refined is None:
+            return None
+        theta, (rho, width, t0, t1, inside, dark, periodic, _) = refined
+        if abs(math.degrees(theta) - 90.0) < s.axis_tolerance_deg:
+            category = _COLUMNS  # not reported, but its side lobes merge into it below
+        else:
+            if width > s.max_width_px:
+                return None  # a broad feature (a ghost's or an arc's edge), not a trail
+            dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
+            if rays_only or t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside) or (
+                    dashed and width > s.max_dashed_width_px):
+                # the signal stops short (an elongated source, an edge) or the line is
+                # broad and patchy (the edge of a ghost or an arc): not a trail, but
+                # perhaps a spray's ray, kept if it joins a fan (below)
+                stretch = _ray_stretch(bands[b], theta, rho, width, s) if s.rays else None
+                if stretch is None:
+                    return None
+                (t0, t1), category = stretch, RAY
             else:
-                if width > s.max_width_px:
-                    continue  # a broad feature (a ghost's or an arc's edge), not a trail
-                if t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside):
-                    continue  # the signal stops short: an elongated source or an edge, not a trail
-                dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
-                if dashed and width > s.max_dashed_width_px:
-                    continue  # broad and patchy: the edge of a ghost, an arc or a spray
                 category = "airplane" if dashed else "satellite"
-            ux, uy = math.cos(theta), math.sin(theta)
-            px, py = cx + rho * (-uy), cy + rho * ux
-            lines.append(Trail(band_name, px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value,
-                               dark, category))
-    return [t for t in _merge_bands(lines, s) if t.category != _COLUMNS]
+        if rays_only and category != RAY:
+            return None
+        ux, uy = math.cos(theta), math.sin(theta)
+        px, py = cx + rho * (-uy), cy + rho * ux
+        return Trail(exposure.bands[b], px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value,
+                     dark, category)
+
+    lines = [t for b in range(len(exposure.bands)) for peak in _peaks(zs[b], cnt, angles, s)
+             if (t := line(b, *peak)) is not None]
+    found = [t for t in _merge_bands(lines, s) if t.category != _COLUMNS]
+    if not s.rays:
+        return found
+    index = {name: b for b, name in enumerate(exposure.bands)}
+    # Rays, and satellites that measure as rays (a bright ray lights its whole line a
+    # little, and _refine keeps the whole line), are seeds of fans: fainter rays (from
+    # weak_ray_sigma) pointing back to the same place beside them join their fan.
+    seeds = [t for t in found if t.category == RAY] + [
+        r for r in (_as_ray(t, bands[index[t.band]], s) for t in found if t.category == "satellite")
+        if r.category == RAY]
+    if seeds and s.weak_ray_sigma < s.min_sigma:
+        weak_s = replace(s, min_sigma=s.weak_ray_sigma, max_trails=s.weak_rays)
+        weak = [t for b in range(len(exposure.bands)) for peak in _peaks(zs[b], cnt, angles, weak_s)
+                if peak[2] < s.min_sigma and (t := line(b, *peak, rays_only=True)) is not None
+                and any(_same_fan(t, seed, s) for seed in seeds)]
+        if weak:
+            found = _merge_bands(found + weak, s)
+    if any(t.category == RAY for t in found):
+        # rays count only in fans; a satellite in a fan is measured as a ray where it is one
+        single, fans = split_fans(found, s)
+        alone = {id(t) for t in single if t.category == RAY}
+        in_fans = {id(t) for fan in fans for t in fan}
+        found = [_as_ray(t, bands[index[t.band]], s) if id(t) in in_fans and t.category == "satellite" else t
+                 for t in found if id(t) not in alone]
+    return found
+
+
+def _same_fan(ray: Trail, seed: Trail, s: TrailSettings) -> bool:
+    """Whether two trails are rays of one fan, as :func:`split_fans` joins them: their lines
+    meet beyond (or at) an end of each, at most ``s.fan_max_deg`` apart and within
+    ``s.fan_max_apex_px`` of both. (The star may lie beyond either end of a ray: a ray
+    starts at any distance from it, then crosses the CCD or fades out on it.)"""
+    apex = _apex(ray, seed)
+    return apex is not None and apex[2] <= s.fan_max_deg and apex[3] <= s.fan_max_apex_px
+
+
+def _as_ray(trail: Trail, band: np.ndarray, s: TrailSettings) -> Trail:
+    """``trail`` cut to its ray's stretch and called a ray (:func:`_ray_stretch`), or as it is."""
+    ny, nx = band.shape
+    cx, cy = (nx - 1) / 2, (ny - 1) / 2
+    theta = math.atan2(trail.y1 - trail.y0, trail.x1 - trail.x0)
+    ux, uy = math.cos(theta), math.sin(theta)
+    rho = (trail.x0 - cx) * -uy + (trail.y0 - cy) * ux
+    stretch = _ray_stretch(band, theta, rho, trail.width, s)
+    if stretch is None:
+        return trail
+    px, py = cx + rho * -uy, cy + rho * ux
+    (t0, t1) = stretch
+    return replace(trail, x0=px + t0 * ux, y0=py + t0 * uy, x1=px + t1 * ux, y1=py + t1 * uy, category=RAY)
+
+
+def _ray_stretch(band: np.ndarray, theta: float, rho: float, width: float, s: TrailSettings, *,
+                 chunk_px: float = 128.0, gap_px: float = 6.0, side_px: float = 20.0) -> tuple[float, float] | None:
+    """The stretch ``(t0, t1)`` along a line (positions from the image's centre, as in
+    :func:`_refine`) holding a spray's ray, or None when the line holds none.
+
+    The line is cut in chunks of ``chunk_px``; a chunk is lit when the median along the
+    line within half its width stands ``s.ray_lit_sigma`` over the median of the bands
+    beside it (``gap_px`` off, ``side_px`` wide), in units of its noise (medians: stars
+    and the wings of bright ones, which lift a mean, weigh little). A ray is one run of
+    lit chunks (a gap of one chunk between two lit pairs bridged) at least ``s.ray_min_px`` long, starting or
+    ending within a chunk of the line's ends inside the image, over at most
+    ``s.ray_max_fraction`` of the line, with at most ``s.ray_max_rest`` of the other
+    chunks lit (a broken edge or a row of stars lights chunks all along its line).
+    """
+    ny, nx = band.shape
+    cx, cy = (nx - 1) / 2, (ny - 1) / 2
+    ux, uy = math.cos(theta), math.sin(theta)
+    half = max(width / 2, 1.5)
+    reach = half + gap_px + side_px
+    step = 2.0
+    t = np.arange(-math.hypot(nx, ny) / 2, math.hypot(nx, ny) / 2, step)
+    d = np.arange(-math.ceil(reach), math.ceil(reach) + 1, 1.0)
+    xs = cx + (rho + d[:, None]) * -uy + t[None] * ux
+    ys = cy + (rho + d[:, None]) * ux + t[None] * uy
+    cols = ((xs >= 0) & (xs <= nx - 1) & (ys >= 0) & (ys <= ny - 1)).all(axis=0)
+    per_chunk = int(chunk_px / step)
+    n = int(cols.sum()) // per_chunk
+    if n < 2:
+        return None
+    t = t[cols][:n * per_chunk]
+    strip = ndimage.map_coordinates(band, [ys[:, cols][:, :n * per_chunk], xs[:, cols][:, :n * per_chunk]],
+                                    order=1, mode="constant", cval=0.0)
+    on = np.abs(d) <= half
+    off = (np.abs(d) >= half + gap_px) & (np.abs(d) <= reach)
+    lines_on = strip[on].reshape(int(on.sum()), n, per_chunk).transpose(1, 0, 2).reshape(n, -1)
+    lines_off = strip[off].reshape(int(off.sum()), n, per_chunk).transpose(1, 0, 2).reshape(n, -1)
+    # the median of m unit-noise values scatters by 1.2533 / sqrt(m)
+    z = (np.median(lines_on, axis=1) - np.median(lines_off, axis=1)) * math.sqrt(lines_on.shape[1]) / 1.2533
+    lit = z >= s.ray_lit_sigma
+    # a gap of one chunk between two lit pairs is bridged (a star's mask, a faint stretch)
+    pad = np.concatenate([[False, False], lit, [False, False]])
+    bridged = lit | (pad[:-4] & pad[1:-3] & pad[3:-1] & pad[4:])
+    best, start, run = (0, 0), 0, 0
+    for i, v in enumerate(bridged):
+        run = run + 1 if v else 0
+        if run == 1:
+            start = i
+        if run > best[0]:
+            best = (run, start)
+    length, first = best
+    last = first + length - 1
+    rest = np.concatenate([lit[:first], lit[last + 1:]])
+    if (length * chunk_px < s.ray_min_px or length > s.ray_max_fraction * n or (first > 1 and last < n - 2)
+            or (rest.size and rest.mean() > s.ray_max_rest)):
+        return None
+    return float(t[first * per_chunk]), float(t[(last + 1) * per_chunk - 1])
 
 
 def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
@@ -507,8 +659,7 @@ def split_fans(trails: list[Trail], settings: TrailSettings | None = None) -> tu
         for j in range(i + 1, n):
             if "airplane" in (trails[i].category, trails[j].category):
                 continue  # dashed: an airplane's lights, not a ray
-            apex = _apex(trails[i], trails[j])
-            if apex is not None and apex[2] <= s.fan_max_deg and apex[3] <= s.fan_max_apex_px:
+            if _same_fan(trails[i], trails[j], s):
                 group[root(j)] = root(i)
     members: dict[int, list[Trail]] = {}
     for i in range(n):
@@ -535,14 +686,14 @@ def fans_to_artifacts(fans: list[list[Trail]], *, name: str, shape: tuple[int, i
 def trails_to_artifacts(trails: list[Trail], *, name: str, shape: tuple[int, int], min_sigma: float,
                         category: str | None = None) -> list[Artifact]:
     """Artifacts (boxes) of ``trails``, scored by :meth:`Trail.score`, of each trail's category
-    (``satellite`` or ``airplane``) unless ``category`` is given."""
+    (``satellite`` or ``airplane``; a ray, ``bright-spray``) unless ``category`` is given."""
     out = []
     for tr in trails:
         x0, y0, x1, y1 = tr.box(shape)
         if x1 <= x0 or y1 <= y0:
             continue
         out.append(Artifact.from_box(name, x0, y0, x1, y1, score=tr.score(min_sigma),
-                                     category=category or tr.category))
+                                     category=category or ("bright-spray" if tr.category == RAY else tr.category)))
     return out
 
 
