@@ -225,6 +225,10 @@ def test_a_fainter_ray_of_a_fan_joins_it():
     assert abs(max((faint.x0, faint.y0), (faint.x1, faint.y1), key=lambda e: e[1])[0] - 640.0) < 60
     assert len(split_fans(trails)[1]) == 1
     assert len(find_trails(exposure, TrailSettings(weak_ray_sigma=10.0))) == 2
+    # a fainter ray 4 degrees from a bright one, 50-190 px from it: not its side lobe
+    close = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (330.0, 1150.0)], amp=[2.0, 2.0, 1.5])
+    assert [t.category for t in find_trails(close)] == ["ray"] * 3
+    assert len(find_trails(close, TrailSettings(fan_min_deg=90.0))) == 2
 
 
 def test_a_simulated_spray_found_as_a_fan():

@@ -25,12 +25,14 @@ bad columns, cross-talk and bleed trails run along them and are not satellites. 
 refined and merged with the others all the same, so that their side lobes, a few degrees
 off, go with them (:func:`_merge_bands`).
 
-A spray's rays start at or beyond the CCD's edge and stop part of the way across, so they
-fail the lit-fraction test a satellite passes (or look dashed, as half their line is
-dark). Such a line that holds one stretch of signal from an end of the line, and little
-off it, is kept as a *ray* (:func:`_ray_stretch`) when it joins a fan with another ray or
-trail (:func:`split_fans`); a ray alone is dropped, and a satellite in a fan is cut to
-its ray's stretch where it has one.
+A spray's rays start at some distance from their star and fade further out, so many
+stop part of the way across the CCD: they fail the lit-fraction test a satellite passes
+(or look dashed, as half their line is dark). Such a line that holds one stretch of
+signal from an end of the line, and little off it, is kept as a *ray*
+(:func:`_ray_stretch`) when it joins a fan with another ray or trail (:func:`split_fans`);
+a ray alone is dropped. Beside a ray (or a satellite that measures as one), fainter
+lines (from ``weak_ray_sigma``) that are rays pointing back to the same place join its
+fan, and a satellite in a fan is cut to its ray's stretch where it has one.
 """
 
 from __future__ import annotations
@@ -130,12 +132,13 @@ class TrailSettings:
         Keep the lines that fail the lit-fraction or the dashed-width test but hold one
         stretch of signal from an end of the line inside the image as *rays*
         (:func:`_ray_stretch`), where they join a fan (:func:`split_fans`): a spray's
-        rays start at or beyond the CCD's edge and end part of the way across, which a
-        satellite never does. A ray in no fan is dropped.
+        rays often stop part of the way across the CCD, which a satellite does not. A
+        ray in no fan is dropped.
     ray_min_px, ray_lit_sigma, ray_max_rest, ray_max_fraction : float
         A ray's stretch is at least ``ray_min_px`` long, made of chunks (128 px) whose
         median along the line stands ``ray_lit_sigma`` over the median beside it (a gap
-        of one chunk allowed), starts or ends within a chunk of the line's end, covers
+        of one chunk between two lit pairs bridged), starts or ends within a chunk of
+        the line's end, covers
         at most ``ray_max_fraction`` of the line, and at most ``ray_max_rest`` of the
         chunks off it are lit.
     weak_ray_sigma, weak_rays : float, int
@@ -143,6 +146,11 @@ class TrailSettings:
         lines a band from ``weak_ray_sigma`` are looked at, and those that are rays
         pointing back to the same place (:func:`_same_fan`) join its fan: a spray's
         fainter rays.
+    fan_min_deg : float
+        A ray at least this far in angle from a stronger trail, meeting it beyond their
+        ends, is another ray of its fan, not its side lobe or its copy in another band,
+        however close (:func:`_merge_bands`; a spray's rays are often a few degrees and
+        a hundred pixels apart).
     """
 
     bin: int = 16
@@ -173,6 +181,7 @@ class TrailSettings:
     ray_max_fraction: float = 0.8
     weak_ray_sigma: float = 5.0
     weak_rays: int = 12
+    fan_min_deg: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -542,8 +551,9 @@ def _ray_stretch(band: np.ndarray, theta: float, rho: float, width: float, s: Tr
     line within half its width stands ``s.ray_lit_sigma`` over the median of the bands
     beside it (``gap_px`` off, ``side_px`` wide), in units of its noise (medians: stars
     and the wings of bright ones, which lift a mean, weigh little). A ray is one run of
-    lit chunks (a gap of one chunk between two lit pairs bridged) at least ``s.ray_min_px`` long, starting or
-    ending within a chunk of the line's ends inside the image, over at most
+    lit chunks (a gap of one chunk between two lit pairs bridged) at least
+    ``s.ray_min_px`` long, starting or ending within a chunk of the line's ends inside
+    the image, over at most
     ``s.ray_max_fraction`` of the line, with at most ``s.ray_max_rest`` of the other
     chunks lit (a broken edge or a row of stars lights chunks all along its line).
     """
@@ -592,7 +602,9 @@ def _ray_stretch(band: np.ndarray, theta: float, rho: float, width: float, s: Tr
 
 
 def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
-    """One trail per line: side lobes and copies in other bands of a stronger trail are dropped."""
+    """One trail per line: side lobes and copies in other bands of a stronger trail are dropped
+    (side lobes cross it; a ray at least ``fan_min_deg`` off that meets it beyond their
+    ends, :func:`_same_fan`, is another ray of its fan and stays)."""
     out: list[Trail] = []
     for tr in sorted(trails, key=lambda t: -t.significance):
         th = math.atan2(tr.y1 - tr.y0, tr.x1 - tr.x0) % math.pi
@@ -603,8 +615,9 @@ def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
             # mean distance of this trail's points from the other's line
             dist = np.mean([abs((x - o.x0) * math.sin(tho) - (y - o.y0) * math.cos(tho))
                             for x, y in ((tr.x0, tr.y0), ((tr.x0 + tr.x1) / 2, (tr.y0 + tr.y1) / 2), (tr.x1, tr.y1))])
-            if dth < math.radians(s.duplicate_deg) and dist < s.duplicate_px:
-                same = True
+            if dth < math.radians(s.duplicate_deg) and dist < s.duplicate_px and not (
+                    tr.category == RAY and dth >= math.radians(s.fan_min_deg) and _same_fan(tr, o, s)):
+                same = True  # (a ray meeting the other beyond their ends is the next ray of its fan)
                 break
         if not same:
             out.append(tr)
