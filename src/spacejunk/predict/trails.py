@@ -55,6 +55,8 @@ from ..preprocess.normalise import bin_image, noise_units
 _COLUMNS = "columns"
 #: category of a spray's ray (a line lit from one end part of the way across; kept in fans only)
 RAY = "ray"
+#: step along a line of the full-resolution strips sampled across it (px)
+_STEP_PX = 2.0
 
 __all__ = ["TrailSettings", "Trail", "trails_for_meta", "radon_significance", "empirical_significance", "find_trails",
            "trails_to_artifacts", "split_fans", "fans_to_artifacts", "trail_mask", "trail_tile_scores", "settings_from_meta"]
@@ -138,9 +140,8 @@ class TrailSettings:
         A ray's stretch is at least ``ray_min_px`` long, made of chunks (128 px) whose
         median along the line stands ``ray_lit_sigma`` over the median beside it (a gap
         of one chunk between two lit pairs bridged), starts or ends within a chunk of
-        the line's end, covers
-        at most ``ray_max_fraction`` of the line, and at most ``ray_max_rest`` of the
-        chunks off it are lit.
+        the line's end, covers at most ``ray_max_fraction`` of the line, and at most
+        ``ray_max_rest`` of the chunks off it are lit.
     weak_ray_sigma, weak_rays : float, int
         Where a ray (or a satellite measuring as one) is found, up to ``weak_rays`` more
         lines a band from ``weak_ray_sigma`` are looked at, and those that are rays
@@ -339,26 +340,41 @@ def _peaks(sig: np.ndarray, cnt: np.ndarray, angles: np.ndarray, s: TrailSetting
     return out
 
 
+def _strip(band: np.ndarray, theta: float, rho: float, half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``band`` sampled along the line at angle ``theta``, offset ``rho`` from the image's
+    centre: (strip (2 half + 1, n), t, d), ``d`` the offsets across it (every pixel,
+    ``-half`` to ``half``), ``t`` the positions along it (every ``_STEP_PX`` from the centre)
+    where the whole cross-section lies inside the image."""
+    ny, nx = band.shape
+    cx, cy = (nx - 1) / 2, (ny - 1) / 2
+    ux, uy = math.cos(theta), math.sin(theta)
+    diag = math.hypot(nx, ny)
+    t = np.arange(-diag / 2, diag / 2, _STEP_PX)
+    d = np.arange(-half, half + 1, 1.0)
+    xs = cx + (rho + d[:, None]) * -uy + t[None] * ux
+    ys = cy + (rho + d[:, None]) * ux + t[None] * uy
+    cols = ((xs >= 0) & (xs <= nx - 1) & (ys >= 0) & (ys <= ny - 1)).all(axis=0)
+    strip = ndimage.map_coordinates(band, [ys[:, cols], xs[:, cols]], order=1, mode="constant", cval=0.0)
+    return strip, t[cols], d
+
+
+def _ends(shape: tuple[int, int], theta: float, rho: float, t0: float, t1: float) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1): the points at positions ``t0`` and ``t1`` along the line at angle
+    ``theta``, offset ``rho`` from the centre of an image of ``shape`` (as in :func:`_strip`)."""
+    ny, nx = shape
+    ux, uy = math.cos(theta), math.sin(theta)
+    px, py = (nx - 1) / 2 + rho * -uy, (ny - 1) / 2 + rho * ux
+    return px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy
+
+
 def _refine(band: np.ndarray, theta: float, rho_px: float, s: TrailSettings, *, half_strip: int = 40
             ) -> tuple[float, float, float, float, float, float, float, float] | None:
     """Offset, width and ends of a line at full resolution: (rho, width, t0, t1, length inside the
     image, dark fraction of the kept stretch, its strongest periodic modulation, peak of the
     cross-section in sky sigma) or None; a width over ``s.max_width_px`` is not checked here."""
-    ny, nx = band.shape
-    cx, cy = (nx - 1) / 2, (ny - 1) / 2
-    ux, uy = math.cos(theta), math.sin(theta)
-    nx_, ny_ = -uy, ux
-    diag = math.hypot(nx, ny)
-    t = np.arange(-diag / 2, diag / 2, 2.0)
-    d = np.arange(-half_strip, half_strip + 1, 1.0)
-    xs = cx + (rho_px + d[:, None]) * nx_ + t[None] * ux
-    ys = cy + (rho_px + d[:, None]) * ny_ + t[None] * uy
-    inside = (xs >= 0) & (xs <= nx - 1) & (ys >= 0) & (ys <= ny - 1)
-    cols = inside.all(axis=0)
-    if cols.sum() < s.min_length_px / 2:
+    strip, t, d = _strip(band, theta, rho_px, half_strip)
+    if t.size < s.min_length_px / 2:
         return None
-    strip = ndimage.map_coordinates(band, [ys[:, cols], xs[:, cols]], order=1, mode="constant", cval=0.0)
-    t = t[cols]
     # The mean along the line: the median along a dashed trail (lights on less than half the
     # time) falls towards the sky's. The band is clipped to a few sigma, so stars weigh little.
     profile = np.mean(strip, axis=1) if s.cross_section == "mean" else np.median(strip, axis=1)
@@ -484,10 +500,7 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
                 category = "airplane" if dashed else "satellite"
         if rays_only and category != RAY:
             return None
-        ux, uy = math.cos(theta), math.sin(theta)
-        px, py = cx + rho * (-uy), cy + rho * ux
-        return Trail(exposure.bands[b], px + t0 * ux, py + t0 * uy, px + t1 * ux, py + t1 * uy, width, value,
-                     dark, category)
+        return Trail(exposure.bands[b], *_ends(exposure.shape, theta, rho, t0, t1), width, value, dark, category)
 
     lines = [t for b in range(len(exposure.bands)) for peak in _peaks(zs[b], cnt, angles, s)
              if (t := line(b, *peak)) is not None]
@@ -497,10 +510,10 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
     index = {name: b for b, name in enumerate(exposure.bands)}
     # Rays, and satellites that measure as rays (a bright ray lights its whole line a
     # little, and _refine keeps the whole line), are seeds of fans: fainter rays (from
-    # weak_ray_sigma) pointing back to the same place beside them join their fan.
-    seeds = [t for t in found if t.category == RAY] + [
-        r for r in (_as_ray(t, bands[index[t.band]], s) for t in found if t.category == "satellite")
-        if r.category == RAY]
+    # weak_ray_sigma) pointing back to the same place beside them join their fan. Each
+    # satellite is measured as a ray once: a seed here, and its place in a fan below.
+    as_rays = {id(t): _as_ray(t, bands[index[t.band]], s) for t in found if t.category == "satellite"}
+    seeds = [t for t in found if t.category == RAY] + [r for r in as_rays.values() if r.category == RAY]
     if seeds and s.weak_ray_sigma < s.min_sigma:
         weak_s = replace(s, min_sigma=s.weak_ray_sigma, max_trails=s.weak_rays)
         weak = [t for b in range(len(exposure.bands)) for peak in _peaks(zs[b], cnt, angles, weak_s)
@@ -513,8 +526,7 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
         single, fans = split_fans(found, s)
         alone = {id(t) for t in single if t.category == RAY}
         in_fans = {id(t) for fan in fans for t in fan}
-        found = [_as_ray(t, bands[index[t.band]], s) if id(t) in in_fans and t.category == "satellite" else t
-                 for t in found if id(t) not in alone]
+        found = [as_rays.get(id(t), t) if id(t) in in_fans else t for t in found if id(t) not in alone]
     return found
 
 
@@ -537,9 +549,8 @@ def _as_ray(trail: Trail, band: np.ndarray, s: TrailSettings) -> Trail:
     stretch = _ray_stretch(band, theta, rho, trail.width, s)
     if stretch is None:
         return trail
-    px, py = cx + rho * -uy, cy + rho * ux
-    (t0, t1) = stretch
-    return replace(trail, x0=px + t0 * ux, y0=py + t0 * uy, x1=px + t1 * ux, y1=py + t1 * uy, category=RAY)
+    x0, y0, x1, y1 = _ends(band.shape, theta, rho, *stretch)
+    return replace(trail, x0=x0, y0=y0, x1=x1, y1=y1, category=RAY)
 
 
 def _ray_stretch(band: np.ndarray, theta: float, rho: float, width: float, s: TrailSettings, *,
@@ -557,24 +568,14 @@ def _ray_stretch(band: np.ndarray, theta: float, rho: float, width: float, s: Tr
     ``s.ray_max_fraction`` of the line, with at most ``s.ray_max_rest`` of the other
     chunks lit (a broken edge or a row of stars lights chunks all along its line).
     """
-    ny, nx = band.shape
-    cx, cy = (nx - 1) / 2, (ny - 1) / 2
-    ux, uy = math.cos(theta), math.sin(theta)
     half = max(width / 2, 1.5)
     reach = half + gap_px + side_px
-    step = 2.0
-    t = np.arange(-math.hypot(nx, ny) / 2, math.hypot(nx, ny) / 2, step)
-    d = np.arange(-math.ceil(reach), math.ceil(reach) + 1, 1.0)
-    xs = cx + (rho + d[:, None]) * -uy + t[None] * ux
-    ys = cy + (rho + d[:, None]) * ux + t[None] * uy
-    cols = ((xs >= 0) & (xs <= nx - 1) & (ys >= 0) & (ys <= ny - 1)).all(axis=0)
-    per_chunk = int(chunk_px / step)
-    n = int(cols.sum()) // per_chunk
+    strip, t, d = _strip(band, theta, rho, math.ceil(reach))
+    per_chunk = int(chunk_px / _STEP_PX)
+    n = t.size // per_chunk
     if n < 2:
         return None
-    t = t[cols][:n * per_chunk]
-    strip = ndimage.map_coordinates(band, [ys[:, cols][:, :n * per_chunk], xs[:, cols][:, :n * per_chunk]],
-                                    order=1, mode="constant", cval=0.0)
+    strip, t = strip[:, :n * per_chunk], t[:n * per_chunk]
     on = np.abs(d) <= half
     off = (np.abs(d) >= half + gap_px) & (np.abs(d) <= reach)
     lines_on = strip[on].reshape(int(on.sum()), n, per_chunk).transpose(1, 0, 2).reshape(n, -1)
