@@ -15,7 +15,7 @@ from spacejunk.io import Exposure
 from spacejunk.predict.finders import FINDERS, default_finder_settings
 from spacejunk.predict.cosmic_rays import find_cosmic_rays
 from spacejunk.predict.cross_talk import find_cross_talk
-from spacejunk.predict.trails import (Trail, _noise_units, _refine, TrailSettings, dash_modulation, fans_to_artifacts, find_trails,
+from spacejunk.predict.trails import (RAY, Trail, _noise_units, _refine, TrailSettings, dash_modulation, fans_to_artifacts, find_trails,
                                       radon_significance, split_fans, trail_mask, trail_tile_scores, trails_for_meta,
                                       trails_to_artifacts)
 from spacejunk.simulate import simulate_image
@@ -229,6 +229,23 @@ def test_a_fainter_ray_of_a_fan_joins_it():
     close = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (330.0, 1150.0)], amp=[2.0, 2.0, 1.5])
     assert [t.category for t in find_trails(close)] == ["ray"] * 3
     assert len(find_trails(close, TrailSettings(fan_min_deg=90.0))) == 2
+
+
+def test_broad_rays_crossing_the_ccd_are_a_fan_of_the_broad_pass():
+    # three rays 100 px wide from a star 6,000 px above the CCD, crossing it at 0.7 sky
+    # sigma: the fine pass's high-pass takes them for background, the broad pass (bands
+    # binned 4 x 4) finds them as rays of one fan
+    exposure = _with_rays([(150.0, 2300.0), (500.0, 2300.0), (850.0, 2300.0)], apex=(500.0, -6000.0), amp=0.7,
+                          width=100.0)
+    assert find_trails(exposure, TrailSettings(broad_bin=0)) == []
+    trails = find_trails(exposure)
+    assert len(trails) >= 2 and {t.category for t in trails} == {RAY}
+    assert all(60.0 <= t.width <= 160.0 and abs(t.y1 - t.y0) > 1500.0 for t in trails)
+    single, fans = split_fans(trails)
+    assert single == [] and len(fans) == 1
+    # one broad ray alone (the edge of a ghost, an arc) adds nothing to the fine pass's trails
+    alone = _with_rays([(500.0, 2300.0)], apex=(500.0, -6000.0), amp=0.7, width=100.0)
+    assert find_trails(alone) == find_trails(alone, TrailSettings(broad_bin=0))
 
 
 def test_a_simulated_spray_found_as_a_fan():

@@ -33,6 +33,11 @@ signal from an end of the line, and little off it, is kept as a *ray*
 a ray alone is dropped. Beside a ray (or a satellite that measures as one), fainter
 lines (from ``weak_ray_sigma``) that are rays pointing back to the same place join its
 fan, and a satellite in a fan is cut to its ray's stretch where it has one.
+
+The rays of a spray from a distant star are 50-200 px wide, as broad as the high-pass
+of step 2 and wider than a trail: a *broad pass* looks for them again in the bands
+binned ``broad_bin`` x ``broad_bin`` (:attr:`TrailSettings.broad_bin`), where they are
+a few pixels wide, and keeps those that join a fan.
 """
 
 from __future__ import annotations
@@ -136,8 +141,8 @@ class TrailSettings:
         (:func:`_ray_stretch`), where they join a fan (:func:`split_fans`): a spray's
         rays often stop part of the way across the CCD, which a satellite does not. A
         ray in no fan is dropped.
-    ray_min_px, ray_lit_sigma, ray_max_rest, ray_max_fraction : float
-        A ray's stretch is at least ``ray_min_px`` long, made of chunks (128 px) whose
+    ray_min_px, ray_chunk_px, ray_lit_sigma, ray_max_rest, ray_max_fraction : float
+        A ray's stretch is at least ``ray_min_px`` long, made of chunks (``ray_chunk_px``) whose
         median along the line stands ``ray_lit_sigma`` over the median beside it (a gap
         of one chunk between two lit pairs bridged), starts or ends within a chunk of
         the line's end, covers at most ``ray_max_fraction`` of the line, and at most
@@ -152,6 +157,15 @@ class TrailSettings:
         ends, is another ray of its fan, not its side lobe or its copy in another band,
         however close (:func:`_merge_bands`; a spray's rays are often a few degrees and
         a hundred pixels apart).
+    broad_bin, broad_median_size : int
+        The *broad pass* (0 or 1: none) looks for rays again in the bands binned
+        ``broad_bin`` x ``broad_bin`` (then ``bin / 2``, a high-pass of
+        ``broad_median_size`` binned pixels; lengths and widths scaled, the scatter of the
+        line sums pooled over the angles, :func:`empirical_significance`): the rays of a
+        spray from a distant star are 50-200 px wide, which the fine pass's high-pass
+        takes for background and its ``max_width_px`` drops. A broad line is a ray when
+        it stands over both its sides (not an edge) and joins a fan; one along a trail
+        already found is its wings.
     """
 
     bin: int = 16
@@ -177,12 +191,15 @@ class TrailSettings:
     refine_deg: float = 0.5
     rays: bool = True
     ray_min_px: float = 640.0
+    ray_chunk_px: float = 128.0
     ray_lit_sigma: float = 3.0
     ray_max_rest: float = 0.25
     ray_max_fraction: float = 0.8
     weak_ray_sigma: float = 5.0
     weak_rays: int = 12
     fan_min_deg: float = 1.0
+    broad_bin: int = 4
+    broad_median_size: int = 15
 
 
 @dataclass(frozen=True)
@@ -290,18 +307,22 @@ def radon_significance(binned: np.ndarray, angles: np.ndarray, noise, *, chunk: 
     return (sig[0] if flat else sig), cnt
 
 
-def empirical_significance(sig: np.ndarray, cnt: np.ndarray, min_count: float) -> np.ndarray:
+def empirical_significance(sig: np.ndarray, cnt: np.ndarray, min_count: float, *, pooled: bool = False) -> np.ndarray:
     """``sig`` (n_angles, n_rho) re-scaled by its own scatter at each angle (median and MAD over the offsets).
 
     Stars, galaxies and their clipped wings make the sums along lines scatter more than
     white noise would; a trail is one outlier among the offsets of its angle. Lines
-    shorter than ``min_count`` get 0.
+    shorter than ``min_count`` get 0. With ``pooled``, the scatter is the median over the
+    angles of their MADs: a fan of broad rays, nearly parallel, fills many of the offsets
+    of its angles and would raise their own MAD.
     """
     ok = cnt >= min_count
     v = np.where(ok, sig, np.nan)
     with quiet_runtime_warnings():  # angles without a long enough line
         med = np.nanmedian(v, axis=1, keepdims=True)
         mad = np.nanmedian(np.abs(v - med), axis=1, keepdims=True) * 1.4826
+        if pooled:
+            mad = np.full_like(mad, np.nanmedian(mad))
     mad = np.where(np.isfinite(mad) & (mad > 0), mad, 1.0)
     out = (v - med) / mad
     out[~ok | (ok.sum(axis=1, keepdims=True) < 8)] = 0.0
@@ -454,23 +475,50 @@ def dash_modulation(profile: np.ndarray, *, step_px: float, periods_px: tuple[fl
 def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> list[Trail]:
     """Straight trails in every band of ``exposure`` (see the module's notes)."""
     s = settings or TrailSettings()
+    bands = [_noise_units(exposure, b, s.clip) for b in range(len(exposure.bands))]
+    found = _find_lines(bands, exposure.bands, s)
+    if s.broad_bin <= 1:
+        return found
+    k = s.broad_bin
+    coarse = [np.clip(bin_image(band, k) * k, -s.clip, s.clip) for band in bands]
+    broad = [replace(t, x0=k * t.x0 + (k - 1) / 2, y0=k * t.y0 + (k - 1) / 2, x1=k * t.x1 + (k - 1) / 2,
+                     y1=k * t.y1 + (k - 1) / 2, width=k * t.width, category=RAY)
+             for t in _find_lines(coarse, exposure.bands, _coarser(s, k), broad=True)]
+    # a broad line along a trail already found is its wings or its copy
+    broad = [t for t in broad if not any(_duplicate(t, o, s, fan=False) for o in found)]
+    # a broad ray is kept in a fan with another ray (a broad one, or the fine pass's): one
+    # that only meets a satellite beyond their ends is nothing
+    rays = [t for t in found if t.category == RAY] + broad
+    single, _ = split_fans(rays, s)
+    alone = {id(t) for t in single}
+    return found + [t for t in broad if id(t) not in alone]
+
+
+def _coarser(s: TrailSettings, k: int) -> TrailSettings:
+    """``s`` for bands binned ``k`` x ``k``: lengths and widths in binned pixels."""
+    return replace(s, broad_bin=0, bin=max(s.bin // 2, 1), median_size=s.broad_median_size, min_length_px=s.min_length_px / k, duplicate_px=s.duplicate_px / k,
+                   fan_max_apex_px=s.fan_max_apex_px / k, ray_min_px=s.ray_min_px / k,
+                   ray_chunk_px=s.ray_chunk_px / k)
+
+
+def _find_lines(bands: list[np.ndarray], names, s: TrailSettings, *, broad: bool = False) -> list[Trail]:
+    """Trails in ``bands`` (noise units, clipped; named ``names``): the fine pass of :func:`find_trails`."""
     angles = np.radians(np.arange(0.0, 180.0, s.angle_step_deg))
-    ny, nx = exposure.shape
+    shape = bands[0].shape
+    ny, nx = shape
     cx, cy = (nx - 1) / 2, (ny - 1) / 2
-    binned, noises, bands = [], [], []
-    for b in range(len(exposure.bands)):
-        band = _noise_units(exposure, b, s.clip)
+    binned, noises = [], []
+    for band in bands:
         small = bin_image(band, s.bin)
         small = small - ndimage.median_filter(small, size=s.median_size, mode="nearest")
         mad = float(np.median(np.abs(small - np.median(small)))) * 1.4826
         binned.append(small)
         noises.append(mad if mad > 0 else 1.0 / s.bin)
-        bands.append(band)
     sig, cnt = radon_significance(np.stack(binned), angles, noises)
     hb, wb = binned[0].shape
     # the binned grid's centre in full-resolution pixels
     bcx, bcy = (wb - 1) / 2 * s.bin + (s.bin - 1) / 2, (hb - 1) / 2 * s.bin + (s.bin - 1) / 2
-    zs = [empirical_significance(sig[b], cnt, s.min_length_px / s.bin) for b in range(len(exposure.bands))]
+    zs = [empirical_significance(sig[b], cnt, s.min_length_px / s.bin, pooled=broad) for b in range(len(names))]
 
     def line(b: int, theta: float, rho_b: float, value: float, *, rays_only: bool = False) -> Trail | None:
         """The Radon peak ``(theta, rho_b)`` of band ``b`` refined into a trail, or None."""
@@ -487,7 +535,13 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
             if width > s.max_width_px:
                 return None  # a broad feature (a ghost's or an arc's edge), not a trail
             dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
-            if rays_only or t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside) or (
+            if broad:
+                # a broad line is a spray's ray where it stands over both its sides
+                stretch = _ray_stretch(bands[b], theta, rho, width, s, both_sides=True, whole=True)
+                if stretch is None:
+                    return None
+                (t0, t1), category = stretch, RAY
+            elif rays_only or t1 - t0 < max(s.min_length_px, s.min_lit_fraction * inside) or (
                     dashed and width > s.max_dashed_width_px):
                 # the signal stops short (an elongated source, an edge) or the line is
                 # broad and patchy (the edge of a ghost or an arc): not a trail, but
@@ -500,14 +554,14 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
                 category = "airplane" if dashed else "satellite"
         if rays_only and category != RAY:
             return None
-        return Trail(exposure.bands[b], *_ends(exposure.shape, theta, rho, t0, t1), width, value, dark, category)
+        return Trail(names[b], *_ends(shape, theta, rho, t0, t1), width, value, dark, category)
 
-    lines = [t for b in range(len(exposure.bands)) for peak in _peaks(zs[b], cnt, angles, s)
+    lines = [t for b in range(len(names)) for peak in _peaks(zs[b], cnt, angles, s)
              if (t := line(b, *peak)) is not None]
     found = [t for t in _merge_bands(lines, s) if t.category != _COLUMNS]
     if not s.rays:
         return found
-    index = {name: b for b, name in enumerate(exposure.bands)}
+    index = {name: b for b, name in enumerate(names)}
     # Rays, and satellites that measure as rays (a bright ray lights its whole line a
     # little, and _refine keeps the whole line), are seeds of fans: fainter rays (from
     # weak_ray_sigma) pointing back to the same place beside them join their fan. Each
@@ -516,7 +570,7 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
     seeds = [t for t in found if t.category == RAY] + [r for r in as_rays.values() if r.category == RAY]
     if seeds and s.weak_ray_sigma < s.min_sigma:
         weak_s = replace(s, min_sigma=s.weak_ray_sigma, max_trails=s.weak_rays)
-        weak = [t for b in range(len(exposure.bands)) for peak in _peaks(zs[b], cnt, angles, weak_s)
+        weak = [t for b in range(len(names)) for peak in _peaks(zs[b], cnt, angles, weak_s)
                 if peak[2] < s.min_sigma and (t := line(b, *peak, rays_only=True)) is not None
                 and any(_same_fan(t, seed, s) for seed in seeds)]
         if weak:
@@ -554,34 +608,43 @@ def _as_ray(trail: Trail, band: np.ndarray, s: TrailSettings) -> Trail:
 
 
 def _ray_stretch(band: np.ndarray, theta: float, rho: float, width: float, s: TrailSettings, *,
-                 chunk_px: float = 128.0, gap_px: float = 6.0, side_px: float = 20.0) -> tuple[float, float] | None:
+                 gap_px: float = 6.0, side_px: float = 20.0, both_sides: bool = False,
+                 whole: bool = False) -> tuple[float, float] | None:
     """The stretch ``(t0, t1)`` along a line (positions from the image's centre, as in
     :func:`_refine`) holding a spray's ray, or None when the line holds none.
 
-    The line is cut in chunks of ``chunk_px``; a chunk is lit when the median along the
+    The line is cut in chunks of ``s.ray_chunk_px``; a chunk is lit when the median along the
     line within half its width stands ``s.ray_lit_sigma`` over the median of the bands
-    beside it (``gap_px`` off, ``side_px`` wide), in units of its noise (medians: stars
-    and the wings of bright ones, which lift a mean, weigh little). A ray is one run of
-    lit chunks (a gap of one chunk between two lit pairs bridged) at least
+    beside it (``gap_px`` off, ``side_px`` wide; with ``both_sides``, over each of the
+    two: the edge of something bright stands over one side only), in units of its noise
+    (medians: stars and the wings of bright ones, which lift a mean, weigh little). A ray
+    is one run of lit chunks (a gap of one chunk between two lit pairs bridged) at least
     ``s.ray_min_px`` long, starting or ending within a chunk of the line's ends inside
-    the image, over at most
-    ``s.ray_max_fraction`` of the line, with at most ``s.ray_max_rest`` of the other
-    chunks lit (a broken edge or a row of stars lights chunks all along its line).
+    the image, over at most ``s.ray_max_fraction`` of the line (with ``whole``, or at
+    least ``s.min_lit_fraction`` of it: a ray crossing the image), with at most
+    ``s.ray_max_rest`` of the other chunks lit (a broken edge or a row of stars lights
+    chunks all along its line).
     """
     half = max(width / 2, 1.5)
     reach = half + gap_px + side_px
     strip, t, d = _strip(band, theta, rho, math.ceil(reach))
+    chunk_px = s.ray_chunk_px
     per_chunk = int(chunk_px / _STEP_PX)
     n = t.size // per_chunk
     if n < 2:
         return None
     strip, t = strip[:, :n * per_chunk], t[:n * per_chunk]
+
+    def chunks(rows: np.ndarray) -> np.ndarray:
+        """The median of each chunk of the strip's ``rows``."""
+        return np.median(strip[rows].reshape(int(rows.sum()), n, per_chunk).transpose(1, 0, 2).reshape(n, -1), axis=1)
+
     on = np.abs(d) <= half
     off = (np.abs(d) >= half + gap_px) & (np.abs(d) <= reach)
-    lines_on = strip[on].reshape(int(on.sum()), n, per_chunk).transpose(1, 0, 2).reshape(n, -1)
-    lines_off = strip[off].reshape(int(off.sum()), n, per_chunk).transpose(1, 0, 2).reshape(n, -1)
+    sides = [off & (d < 0), off & (d > 0)] if both_sides else [off]
+    beside = np.max([chunks(rows) for rows in sides], axis=0)
     # the median of m unit-noise values scatters by 1.2533 / sqrt(m)
-    z = (np.median(lines_on, axis=1) - np.median(lines_off, axis=1)) * math.sqrt(lines_on.shape[1]) / 1.2533
+    z = (chunks(on) - beside) * math.sqrt(on.sum() * per_chunk) / 1.2533
     lit = z >= s.ray_lit_sigma
     # a gap of one chunk between two lit pairs is bridged (a star's mask, a faint stretch)
     pad = np.concatenate([[False, False], lit, [False, False]])
@@ -596,33 +659,37 @@ def _ray_stretch(band: np.ndarray, theta: float, rho: float, width: float, s: Tr
     length, first = best
     last = first + length - 1
     rest = np.concatenate([lit[:first], lit[last + 1:]])
-    if (length * chunk_px < s.ray_min_px or length > s.ray_max_fraction * n or (first > 1 and last < n - 2)
-            or (rest.size and rest.mean() > s.ray_max_rest)):
+    crossing = whole and length >= s.min_lit_fraction * n
+    if (length * chunk_px < s.ray_min_px or (length > s.ray_max_fraction * n and not crossing)
+            or (first > 1 and last < n - 2 and not crossing) or (rest.size and rest.mean() > s.ray_max_rest)):
         return None
     return float(t[first * per_chunk]), float(t[(last + 1) * per_chunk - 1])
 
 
 def _merge_bands(trails: list[Trail], s: TrailSettings) -> list[Trail]:
-    """One trail per line: side lobes and copies in other bands of a stronger trail are dropped
-    (side lobes cross it; a ray at least ``fan_min_deg`` off that meets it beyond their
-    ends, :func:`_same_fan`, is another ray of its fan and stays)."""
+    """One trail per line: side lobes and copies in other bands of a stronger trail are
+    dropped (side lobes cross it; a ray at least ``fan_min_deg`` off that meets it beyond
+    their ends, :func:`_same_fan`, is another ray of its fan and stays)."""
     out: list[Trail] = []
     for tr in sorted(trails, key=lambda t: -t.significance):
-        th = math.atan2(tr.y1 - tr.y0, tr.x1 - tr.x0) % math.pi
-        same = False
-        for o in out:
-            tho = math.atan2(o.y1 - o.y0, o.x1 - o.x0) % math.pi
-            dth = min(abs(th - tho), math.pi - abs(th - tho))
-            # mean distance of this trail's points from the other's line
-            dist = np.mean([abs((x - o.x0) * math.sin(tho) - (y - o.y0) * math.cos(tho))
-                            for x, y in ((tr.x0, tr.y0), ((tr.x0 + tr.x1) / 2, (tr.y0 + tr.y1) / 2), (tr.x1, tr.y1))])
-            if dth < math.radians(s.duplicate_deg) and dist < s.duplicate_px and not (
-                    tr.category == RAY and dth >= math.radians(s.fan_min_deg) and _same_fan(tr, o, s)):
-                same = True  # (a ray meeting the other beyond their ends is the next ray of its fan)
-                break
-        if not same:
+        if not any(_duplicate(tr, o, s, fan=tr.category == RAY) for o in out):
             out.append(tr)
     return out
+
+
+def _duplicate(tr: Trail, o: Trail, s: TrailSettings, *, fan: bool) -> bool:
+    """Whether ``tr`` is a side lobe or a copy of ``o`` (see :func:`_merge_bands`)."""
+    th = math.atan2(tr.y1 - tr.y0, tr.x1 - tr.x0) % math.pi
+    tho = math.atan2(o.y1 - o.y0, o.x1 - o.x0) % math.pi
+    dth = min(abs(th - tho), math.pi - abs(th - tho))
+    # distances of this trail's ends and middle from the other's line
+    dists = [abs((x - o.x0) * math.sin(tho) - (y - o.y0) * math.cos(tho))
+             for x, y in ((tr.x0, tr.y0), ((tr.x0 + tr.x1) / 2, (tr.y0 + tr.y1) / 2), (tr.x1, tr.y1))]
+    # (a ray meeting the other beyond their ends is the next ray of its fan, unless it
+    # overlaps the other all along: its copy in another band, a little askew)
+    return dth < math.radians(s.duplicate_deg) and np.mean(dists) < s.duplicate_px and not (
+        fan and dth >= math.radians(s.fan_min_deg) and _same_fan(tr, o, s)
+        and max(dists) > 0.5 * (tr.width + o.width))
 
 
 def _apex(a: Trail, b: Trail, end: float = 0.1) -> tuple[float, float, float, float] | None:
