@@ -216,7 +216,7 @@ def test_rays_stopping_part_of_the_way_across_are_a_fan_and_one_alone_is_nothing
 
 def test_a_fainter_ray_of_a_fan_joins_it():
     # a third ray, 1.5 sky sigma, under the 10 sigma a trail needs: found beside the two
-    # bright ones from 5 sigma, as it points back to their star
+    # bright ones from 4 sigma, as it points back to their star
     exposure = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (640.0, 1150.0)], amp=[2.0, 2.0, 1.5])
     trails = find_trails(exposure)
     assert [t.category for t in trails] == ["ray"] * 3

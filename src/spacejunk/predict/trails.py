@@ -195,8 +195,8 @@ class TrailSettings:
     ray_lit_sigma: float = 3.0
     ray_max_rest: float = 0.25
     ray_max_fraction: float = 0.8
-    weak_ray_sigma: float = 5.0
-    weak_rays: int = 12
+    weak_ray_sigma: float = 4.0
+    weak_rays: int = 20
     fan_min_deg: float = 1.0
     broad_bin: int = 4
     broad_median_size: int = 15
@@ -496,7 +496,8 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
 
 def _coarser(s: TrailSettings, k: int) -> TrailSettings:
     """``s`` for bands binned ``k`` x ``k``: lengths and widths in binned pixels."""
-    return replace(s, broad_bin=0, bin=max(s.bin // 2, 1), median_size=s.broad_median_size, min_length_px=s.min_length_px / k, duplicate_px=s.duplicate_px / k,
+    return replace(s, broad_bin=0, bin=max(s.bin // 2, 1), median_size=s.broad_median_size,
+                   min_length_px=s.min_length_px / k, duplicate_px=s.duplicate_px / k,
                    fan_max_apex_px=s.fan_max_apex_px / k, ray_min_px=s.ray_min_px / k,
                    ray_chunk_px=s.ray_chunk_px / k)
 
