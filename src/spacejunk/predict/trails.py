@@ -169,8 +169,9 @@ class TrailSettings:
     broad_bin, broad_median_size : int
         The *broad pass* (0 or 1: none) looks for rays again in the bands binned
         ``broad_bin`` x ``broad_bin`` (then ``bin / 2``, a high-pass of
-        ``broad_median_size`` binned pixels; lengths and widths scaled, the scatter of the
-        line sums pooled over the angles, :func:`empirical_significance`): the rays of a
+        ``broad_median_size`` binned pixels; lengths scaled, so lines up to ``broad_bin``
+        times ``max_width_px`` wide, the scatter of the line sums pooled over the angles,
+        :func:`empirical_significance`): the rays of a
         spray from a distant star are 50-200 px wide, which the fine pass's high-pass
         takes for background and its ``max_width_px`` drops. A broad line is a ray when
         it stands over both its sides (not an edge) and joins a fan; one along a trail
@@ -505,7 +506,8 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
 
 
 def _coarser(s: TrailSettings, k: int) -> TrailSettings:
-    """``s`` for bands binned ``k`` x ``k``: lengths and widths in binned pixels."""
+    """``s`` for the broad pass, on bands binned ``k`` x ``k``: lengths in binned pixels
+    (widths too, but ``max_width_px`` is kept: broad lines are ``k`` times wider)."""
     return replace(s, broad_bin=0, binned_clip=0.0, bin=max(s.bin // 2, 1), median_size=s.broad_median_size,
                    min_length_px=s.min_length_px / k, duplicate_px=s.duplicate_px / k,
                    fan_max_apex_px=s.fan_max_apex_px / k, ray_min_px=s.ray_min_px / k,
@@ -513,7 +515,8 @@ def _coarser(s: TrailSettings, k: int) -> TrailSettings:
 
 
 def _find_lines(bands: list[np.ndarray], names, s: TrailSettings, *, broad: bool = False) -> list[Trail]:
-    """Trails in ``bands`` (noise units, clipped; named ``names``): the fine pass of :func:`find_trails`."""
+    """Trails in ``bands`` (noise units, clipped; named ``names``): one pass of :func:`find_trails`
+    (``broad``: the broad pass, on binned bands, where every line is a ray or nothing)."""
     angles = np.radians(np.arange(0.0, 180.0, s.angle_step_deg))
     shape = bands[0].shape
     ny, nx = shape
