@@ -497,8 +497,10 @@ def find_trails(exposure: Exposure, settings: TrailSettings | None = None) -> li
              for t in _find_lines(coarse, exposure.bands, _coarser(s, k), broad=True)]
     # a broad line along a trail already found is its wings or its copy
     broad = [t for t in broad if not any(_duplicate(t, o, s, fan=False) for o in found)]
-    # a broad ray is kept in a fan with another ray (a broad one, or the fine pass's): one
-    # that only meets a satellite beyond their ends is nothing
+    # The broad pass kept its rays in fans of broad rays; a partner dropped just above (a
+    # trail's wings) may leave one alone, kept if it joins a fan with a ray of the fine
+    # pass (a broad ray alone in the broad pass is not looked at again). One that only
+    # meets a satellite beyond their ends is nothing.
     rays = [t for t in found if t.category == RAY] + broad
     single, _ = split_fans(rays, s)
     alone = {id(t) for t in single}
