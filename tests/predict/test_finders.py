@@ -97,14 +97,15 @@ def test_a_dashed_trail_is_an_airplane():
     assert find_trails(image.exposure, TrailSettings(min_length_px=200, max_dashed_width_px=5)) == []
 
 
-def _with_line(angle_deg: float, *, amp: float, width: float, duty: float = 1.0, period: float = 120.0):
+def _with_line(angle_deg: float, *, amp: float, width: float, duty: float = 1.0, period: float = 120.0,
+               shape: tuple[int, int] = SHAPE):
     """A clean small CCD with a straight line through its centre in band 0, ``amp`` sky sigma
     and ``width`` px, lit a ``duty`` share of every ``period`` px (blinking lights)."""
-    clean = simulate_image(seed=1, shape=SHAPE, artifacts=[]).exposure
+    clean = simulate_image(seed=1, shape=shape, artifacts=[]).exposure
     _, noise = clean.sky_noise(0)
-    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]].astype(np.float32)
+    yy, xx = np.mgrid[:shape[0], :shape[1]].astype(np.float32)
     ux, uy = math.cos(math.radians(angle_deg)), math.sin(math.radians(angle_deg))
-    cx, cy = (SHAPE[1] - 1) / 2, (SHAPE[0] - 1) / 2
+    cx, cy = (shape[1] - 1) / 2, (shape[0] - 1) / 2
     across = (xx - cx) * -uy + (yy - cy) * ux
     along = (xx - cx) * ux + (yy - cy) * uy
     lit = (np.abs(across) <= width / 2) & ((along % period) < duty * period)
@@ -137,8 +138,11 @@ def test_a_trail_a_degree_off_the_columns_is_found_and_one_along_them_is_not():
 
 
 def test_a_dashed_trail_seen_by_its_mean_across_not_its_median():
-    # lights on 30 % of the time: the median along the line falls towards the sky's
-    exposure = _with_line(60.0, amp=3.0, width=10.0, duty=0.3)
+    # lights on 30 % of the time: the median along the line falls towards the sky's (on a
+    # CCD a quarter of a full one: on a 1024 x 512 one, the clipped binned bands sum the
+    # line to 9 sigma, and its stretch is too short to show two of the longest blinking
+    # periods the unclipped bands' lines are kept for)
+    exposure = _with_line(60.0, amp=3.0, width=10.0, duty=0.3, shape=(2048, 1024))
     band = _noise_units(exposure, 0, TrailSettings().clip)
     peaks = {cs: _refine(band, math.radians(60.0), 0.0, TrailSettings(cross_section=cs))[-1] for cs in ("mean", "median")}
     assert peaks["mean"] == pytest.approx(0.3 * 3.0, rel=0.3)  # the lights' mean (stars add a little)
@@ -215,9 +219,10 @@ def test_rays_stopping_part_of_the_way_across_are_a_fan_and_one_alone_is_nothing
 
 
 def test_a_fainter_ray_of_a_fan_joins_it():
-    # a third ray, 1.5 sky sigma, under the 10 sigma a trail needs: found beside the two
-    # bright ones from 4 sigma, as it points back to their star
-    exposure = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (640.0, 1150.0)], amp=[2.0, 2.0, 1.5])
+    # a third ray, 0.6 sky sigma, under the 10 sigma a trail needs: found beside the two
+    # bright ones from 4 sigma, as it points back to their star (with the binned bands
+    # clipped at 4 times their scatter, a ray of 1 sky sigma and 8 px is already over 10)
+    exposure = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (640.0, 1150.0)], amp=[2.0, 2.0, 0.6])
     trails = find_trails(exposure)
     assert [t.category for t in trails] == ["ray"] * 3
     faint = min(trails, key=lambda t: t.significance)
@@ -226,7 +231,7 @@ def test_a_fainter_ray_of_a_fan_joins_it():
     assert len(split_fans(trails)[1]) == 1
     assert len(find_trails(exposure, TrailSettings(weak_ray_sigma=10.0))) == 2
     # a fainter ray 4 degrees from a bright one, 50-190 px from it: not its side lobe
-    close = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (330.0, 1150.0)], amp=[2.0, 2.0, 1.5])
+    close = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (330.0, 1150.0)], amp=[2.0, 2.0, 0.6])
     assert [t.category for t in find_trails(close)] == ["ray"] * 3
     assert len(find_trails(close, TrailSettings(fan_min_deg=90.0))) == 2
 

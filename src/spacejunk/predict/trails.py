@@ -9,9 +9,10 @@ tens of sigma. So, for every band:
    cores, bleed trails, cosmic rays, edges) set to the sky, clipped to
    ``[-clip, clip]`` sigma so that stars and galaxies weigh no more than a faint trail;
 2. binned ``bin`` x ``bin`` (mean) and high-passed (minus a running median of
-   ``median_size`` binned pixels), which removes ghosts, scattered light and gradients
-   (and, with ``binned_clip``, clipped to that many times its robust scatter; off by
-   default);
+   ``median_size`` binned pixels), which removes ghosts, scattered light and gradients,
+   and clipped to ``binned_clip`` times its robust scatter, so that a binned star counts
+   no more than a binned stretch of faint trail (the unclipped bands are searched as well
+   for airplanes' bright blinking dashes, which the clip cuts down);
 3. the Radon transform of that (sums along lines, :func:`torch.nn.functional.grid_sample`
    over every angle), each sum divided by its noise (the binned noise times the square
    root of the number of pixels summed): a significance per line;
@@ -129,7 +130,9 @@ class TrailSettings:
         length; neither crosses the other's middle),
         at an angle of at most ``fan_max_deg`` and within ``fan_max_apex_px`` of both
         segments, are rays of one fan: a bright spray from a star, not two satellites
-        (:func:`split_fans`).
+        (:func:`split_fans`). 8,000 px (6,000 before stop 34, which split a simulated
+        spray's ray seen 6,300 px from its star off its fan; the real ``Rays`` regions
+        reach 10,000 px).
     cross_section : str
         ``"mean"`` (default) or ``"median"`` along the line, for the cross-section that gives
         a trail's offset and width: the median along a dashed trail (lights on less than
@@ -161,11 +164,13 @@ class TrailSettings:
         a hundred pixels apart).
     binned_clip : float
         The binned, high-passed bands are clipped to this many times their robust
-        scatter (0, the default: not clipped): a star fills a binned pixel or two far
+        scatter (0: not clipped): a star fills a binned pixel or two far
         brighter than a faint trail does, so the sums along lines through the stars
         scatter less and a faint satellite stands out over them (one at 1.5 sky sigma: 8
-        sigma over that scatter unclipped, 14 clipped at 4), but the bright dashes of an
-        airplane are cut down too (stop 33: not yet on). The broad pass does not clip.
+        sigma over that scatter unclipped, 14 clipped at 4). The bright dashes of an
+        airplane are cut down too, so the lines of the unclipped bands are looked at as
+        well and kept where they blink (a modulation of at least ``dash_modulation``,
+        narrower than ``max_dashed_width_px``). The broad pass does not clip.
     broad_bin, broad_median_size : int
         The *broad pass* (0 or 1: none) looks for rays again in the bands binned
         ``broad_bin`` x ``broad_bin`` (then ``bin / 2``, a high-pass of
@@ -196,7 +201,7 @@ class TrailSettings:
     duplicate_deg: float = 8.0
     duplicate_px: float = 150.0
     fan_max_deg: float = 30.0
-    fan_max_apex_px: float = 6000.0
+    fan_max_apex_px: float = 8000.0
     cross_section: str = "mean"
     refine_deg: float = 0.5
     rays: bool = True
@@ -209,7 +214,7 @@ class TrailSettings:
     weak_rays: int = 20
     fan_min_deg: float = 1.0
     broad_bin: int = 4
-    binned_clip: float = 0.0
+    binned_clip: float = 4.0
     broad_median_size: int = 15
 
 
@@ -528,19 +533,32 @@ def _find_lines(bands: list[np.ndarray], names, s: TrailSettings, *, broad: bool
         small = bin_image(band, s.bin)
         small = small - ndimage.median_filter(small, size=s.median_size, mode="nearest")
         mad = float(np.median(np.abs(small - np.median(small)))) * 1.4826
-        mad = mad if mad > 0 else 1.0 / s.bin
-        if s.binned_clip > 0:
-            small = np.clip(small, -s.binned_clip * mad, s.binned_clip * mad)
         binned.append(small)
-        noises.append(mad)
-    sig, cnt = radon_significance(np.stack(binned), angles, noises)
+        noises.append(mad if mad > 0 else 1.0 / s.bin)
     hb, wb = binned[0].shape
     # the binned grid's centre in full-resolution pixels
     bcx, bcy = (wb - 1) / 2 * s.bin + (s.bin - 1) / 2, (hb - 1) / 2 * s.bin + (s.bin - 1) / 2
-    zs = [empirical_significance(sig[b], cnt, s.min_length_px / s.bin, pooled=broad) for b in range(len(names))]
 
-    def line(b: int, theta: float, rho_b: float, value: float, *, rays_only: bool = False) -> Trail | None:
-        """The Radon peak ``(theta, rho_b)`` of band ``b`` refined into a trail, or None."""
+    def significance(images: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+        sig, cnt = radon_significance(np.stack(images), angles, noises)
+        return [empirical_significance(sig[b], cnt, s.min_length_px / s.bin, pooled=broad)
+                for b in range(len(names))], cnt
+
+    if s.binned_clip > 0:
+        zs, cnt = significance([np.clip(small, -s.binned_clip * n, s.binned_clip * n)
+                                for small, n in zip(binned, noises)])
+        # the clip cuts an airplane's bright dashes down as it does the stars: the lines
+        # of the unclipped bands are looked at too, and kept where they blink (a ray lit
+        # along part of its line looks dashed too, but does not blink)
+        zs_dashed, _ = significance(binned)
+    else:
+        zs, cnt = significance(binned)
+        zs_dashed = []
+
+    def line(b: int, theta: float, rho_b: float, value: float, *, rays_only: bool = False,
+             blinking_only: bool = False) -> Trail | None:
+        """The Radon peak ``(theta, rho_b)`` of band ``b`` refined into a trail, or None
+        (``rays_only``: unless a ray; ``blinking_only``: unless an airplane's blinking lights)."""
         ux, uy = math.cos(theta), math.sin(theta)
         # the line's offset from the full-resolution centre
         rho_px = rho_b * s.bin + (bcx - cx) * (-uy) + (bcy - cy) * ux
@@ -554,6 +572,8 @@ def _find_lines(bands: list[np.ndarray], names, s: TrailSettings, *, broad: bool
             if width > s.max_width_px:
                 return None  # a broad feature (a ghost's or an arc's edge), not a trail
             dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
+            if blinking_only and (periodic < s.dash_modulation or width > s.max_dashed_width_px):
+                return None
             if broad:
                 # a broad line is a spray's ray where it stands over both its sides
                 stretch = _ray_stretch(bands[b], theta, rho, width, s, both_sides=True, whole=True)
@@ -577,6 +597,8 @@ def _find_lines(bands: list[np.ndarray], names, s: TrailSettings, *, broad: bool
 
     lines = [t for b in range(len(names)) for peak in _peaks(zs[b], cnt, angles, s)
              if (t := line(b, *peak)) is not None]
+    lines += [t for b, z in enumerate(zs_dashed) for peak in _peaks(z, cnt, angles, s)
+              if (t := line(b, *peak, blinking_only=True)) is not None and t.category == "airplane"]
     found = [t for t in _merge_bands(lines, s) if t.category != _COLUMNS]
     if not s.rays:
         return found
