@@ -8,7 +8,8 @@ brings a trained checkpoint up to date:
   :func:`make_detector_weights._add_finders`);
 - a classifier gets the trails and the finders ``spacejunk train classifier`` records by
   default (``CLASSIFIER_FINDERS``), and, with ``--val``, its threshold chosen again on those
-  validation images for its target recall, the finders included (as training does);
+  validation images for its target recall, the finders included (as training does), and
+  the dark halos found filled with sky in its network's input (``--no-fill-dark-halos``: not);
   ``--background`` sets how its input's sky is levelled (``Normalisation.background``:
   ``amplifiers`` brings each band's two amplifiers to one level) and ``--mask-flagged`` sets
   the pixels DESDM flags as bad, saturated or bleed trail to the sky in its input
@@ -61,9 +62,10 @@ def _edit_detector(path: Path, changes: dict, second_fraction: float | None) -> 
     torch.save(state, path)
 
 
-def refresh_classifier(path: Path, val: Path | None, finders: tuple[str, ...] = CLASSIFIER_FINDERS,
-                       **normalisation) -> dict:
-    """Set the classifier's finders, the ``normalisation`` settings given (and threshold, with ``val``).
+def refresh_classifier(path: Path, val: Path | None, finders: tuple[str, ...] = CLASSIFIER_FINDERS, *,
+                       fill_dark_halos: bool = True, **normalisation) -> dict:
+    """Set the classifier's finders, whether its network's input has the dark halos filled
+    (with the dark-halo finder), the ``normalisation`` settings given (and threshold, with ``val``).
 
     Returns the new metadata.
     """
@@ -73,6 +75,7 @@ def refresh_classifier(path: Path, val: Path | None, finders: tuple[str, ...] = 
     state = torch.load(path, map_location="cpu", weights_only=False)
     meta = state["meta"]
     meta.update(finder_meta(keys=list(finders)))
+    meta["fill_dark_halos"] = fill_dark_halos and "dark_halos" in finders
     _normalisation(meta, **normalisation)
     if val is not None:
         model, _ = load_checkpoint(path)
@@ -91,6 +94,8 @@ def main(argv=None) -> int:
     p.add_argument("--val", type=Path, help="validation images to choose a classifier's threshold on again")
     p.add_argument("--finders", default=",".join(CLASSIFIER_FINDERS),
                    help="a classifier's finders, comma-separated (default: those training records, %(default)s)")
+    p.add_argument("--no-fill-dark-halos", action="store_true",
+                   help="a classifier: do not fill the dark halos found with sky in its network's input")
     p.add_argument("--background", choices=BACKGROUNDS,
                    help="the model's sky levelling in its input (default: keep the checkpoint's)")
     p.add_argument("--mask-flagged", action="store_true",
@@ -118,7 +123,8 @@ def main(argv=None) -> int:
         unknown = sorted(set(finders) - set(FINDERS))
         if unknown:
             p.error(f"--finders: unknown {', '.join(unknown)} (known: {', '.join(FINDERS)})")
-        meta = refresh_classifier(args.checkpoint, args.val, finders, **changes)
+        meta = refresh_classifier(args.checkpoint, args.val, finders, fill_dark_halos=not args.no_fill_dark_halos,
+                                  **changes)
         print(f"{args.checkpoint}: classifier finders recorded, threshold {meta['threshold']:.4f}")
     else:
         p.error(f"{args.checkpoint} is a {task!r} checkpoint")

@@ -5,7 +5,7 @@ import pytest
 
 from spacejunk.evaluate.coco import box_iou
 from spacejunk.io import Artifact
-from spacejunk.predict.dark_halos import DarkHaloSettings, find_dark_halos, sky_residual
+from spacejunk.predict.dark_halos import DarkHaloSettings, fill_with_sky, find_dark_halos, sky_residual
 from spacejunk.predict.finders import (FINDERS, box_tile_scores, default_finder_settings, finder_keys,
                                        run_finders)
 from spacejunk.simulate import simulate_image
@@ -72,7 +72,8 @@ def test_classifier_tiles_under_a_found_halo_score_at_least_its_score(halo_image
     from spacejunk.predict.classifier import classify_exposure, load_default_classifier
 
     model, meta = load_default_classifier()
-    meta = {**meta, **default_finder_settings(["dark_halos"])}
+    # the halos not filled in the network's input, whose scores stay those of the plain image
+    meta = {**meta, **default_finder_settings(["dark_halos"]), "fill_dark_halos": False}
     exposure = halo_image.exposure
     plain = classify_exposure(exposure, trails=False, found={"dark_halos": []}, model=model, meta=meta)
     halo = Artifact(exposure.name, 250, 300, 100, 200, 200, 400, 400, 0.97, "dark-halo")
@@ -81,6 +82,47 @@ def test_classifier_tiles_under_a_found_halo_score_at_least_its_score(halo_image
     assert 1 <= covered.sum() < len(covered)
     assert np.all(boosted.scores[covered] >= 0.97 - 1e-6)
     assert np.allclose(boosted.scores[~covered], plain.scores[~covered])
+
+
+def test_fill_with_sky_replaces_the_ellipse_in_each_box_with_noise():
+    rng = np.random.default_rng(1)
+    image = rng.normal(0.0, [[[1.0]], [[2.0]]], (2, 300, 400)).astype(np.float32)
+    image[:, 100:200, 100:300] -= 5.0  # a dark patch
+    box = (100.0, 100.0, 300.0, 200.0)
+    filled = fill_with_sky(image, [box])
+    yy, xx = np.mgrid[:300, :400]
+    inside = ((xx + 0.5 - 200) / 100) ** 2 + ((yy + 0.5 - 150) / 50) ** 2 <= 1
+    assert inside.sum() == pytest.approx(np.pi * 100 * 50, rel=0.01)
+    assert np.array_equal(filled[:, ~inside], image[:, ~inside])  # the rest untouched
+    for b, sd in enumerate((1.0, 2.0)):
+        assert filled[b][inside].mean() == pytest.approx(0.0, abs=0.05 * sd)  # the sky's level, not -5
+        assert filled[b][inside].std() == pytest.approx(sd, rel=0.1)  # each band's own scatter
+    assert np.array_equal(fill_with_sky(image, [box]), filled)  # the same fill every time
+    assert fill_with_sky(image, []) is image
+
+
+def test_a_found_dark_halo_is_hidden_from_the_network():
+    # the network's tiles beside a halo score as on the same sky without it, once it is filled
+    from spacejunk.predict.classifier import halos_to_fill, load_default_classifier, model_inputs, network_scores
+    from spacejunk.preprocess import tile_grid
+
+    model, meta = load_default_classifier()
+    meta = {**meta, **default_finder_settings(["dark_halos"]), "fill_dark_halos": True}
+    exposure = simulate_image(seed=5, shape=SHAPE, artifacts=["dark-halo"]).exposure
+    clean = simulate_image(seed=5, shape=SHAPE, artifacts=[]).exposure
+    halos, found = halos_to_fill(exposure, meta)
+    assert len(halos) == 1 and [a.box for a in found["dark_halos"]] == halos
+    assert halos_to_fill(exposure, {**meta, "fill_dark_halos": False}) == ([], None)
+    assert halos_to_fill(exposure, meta, {"dark_halos": []}) == ([], {"dark_halos": []})  # found already
+    grid = tile_grid(SHAPE, tile=200)
+
+    def scores(exp, boxes):
+        image, present, context, _ = model_inputs(exp, meta)
+        return network_scores(model, meta, image, present, grid, context=context, halos=boxes)
+
+    plain, filled, sky = scores(exposure, []), scores(exposure, halos), scores(clean, [])
+    assert np.abs(plain - sky).max() > 0.1
+    assert np.abs(filled - sky).max() < 0.03
 
 
 def test_the_pipeline_runs_each_finder_once_for_both_models(monkeypatch):

@@ -21,10 +21,11 @@ from ..io.exposure import Exposure
 from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess import bin_image, tile_grid
 from ..train.datasets import Normalisation
-from .finders import finder_tile_scores
+from .dark_halos import fill_with_sky
+from .finders import finder_tile_scores, run_finders
 
 __all__ = ["TileScores", "classify_exposure", "load_default_classifier", "model_inputs", "arrange_bands", "score_tiles",
-           "DEFAULT_WEIGHTS"]
+           "halos_to_fill", "network_scores", "DEFAULT_WEIGHTS"]
 
 log = logging.getLogger("spacejunk")
 
@@ -199,6 +200,31 @@ def score_tiles(model: nn.Module, image: np.ndarray, present: np.ndarray, grid: 
         model.train(was_training)
 
 
+def halos_to_fill(exposure: Exposure | None, meta: dict, found: dict | None = None) -> tuple[list, dict | None]:
+    """The boxes of the dark halos to hide from the network (:func:`network_scores`), and
+    ``found`` with the dark-halo finder's artifacts added: none unless the model asks for
+    them to be filled (``meta["fill_dark_halos"]``) and for the dark-halo finder."""
+    if exposure is None or not meta.get("fill_dark_halos") or meta.get("dark_halos") in (None, False):
+        return [], found
+    found = dict(found or {})
+    if "dark_halos" not in found:
+        found.update(run_finders(exposure, {"dark_halos": meta["dark_halos"]}))
+    return [a.box for a in found["dark_halos"]], found
+
+
+def network_scores(model: nn.Module, meta: dict, image: np.ndarray, present: np.ndarray, grid: np.ndarray, *,
+                   context: np.ndarray | None = None, halos=()) -> np.ndarray:
+    """:func:`score_tiles` with the dark halos boxed in ``halos`` (:func:`halos_to_fill`)
+    filled with sky first (:func:`~spacejunk.predict.dark_halos.fill_with_sky`; the context
+    binned again): the network flags a ring of tiles beyond a large halo, while the
+    halo's own tiles are the dark-halo finder's."""
+    if len(halos):
+        image = fill_with_sky(image, halos)
+        if context is not None:
+            context = bin_image(image, int(meta["context_bin"]))
+    return score_tiles(model, image, present, grid, context=context)
+
+
 def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, meta: dict | None = None,
                       threshold: float | None = None, overlap: int = 0, trails=None,
                       found: dict | None = None) -> TileScores:
@@ -257,7 +283,9 @@ def classify_exposure(exposure: Exposure, *, model: nn.Module | None = None, met
     tile = int(meta.get("tile", 200))
     grid = tile_grid(exposure.shape, tile=tile, overlap=overlap)
     image, present, context, used = model_inputs(exposure, meta)
-    scores = score_tiles(model, image, present, grid, context=context)
-    scores = np.maximum(scores, finder_tile_scores(exposure.select(used), grid, meta, trails=trails, found=found,
+    exposure = exposure.select(used)
+    halos, found = halos_to_fill(exposure, meta, found)
+    scores = network_scores(model, meta, image, present, grid, context=context, halos=halos)
+    scores = np.maximum(scores, finder_tile_scores(exposure, grid, meta, trails=trails, found=found,
                                                    min_fraction=float(meta.get("min_fraction", 0.01))))
     return TileScores(grid=grid, scores=scores, threshold=float(threshold), bands=used)

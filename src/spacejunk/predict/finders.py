@@ -37,7 +37,8 @@ from .ghost_discs import GhostDiscSettings, find_ghost_discs
 from .tape_bumps import TapeBumpSettings, find_tape_bumps
 
 __all__ = ["FINDERS", "DETECTOR_FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders",
-           "in_threads", "box_tile_scores", "finder_tile_scores", "record_finder_scores"]
+           "in_threads", "box_tile_scores", "finder_tile_scores", "record_finder_scores", "record_exposure",
+           "uses_finders"]
 
 #: Metadata key -> (category reported, finder, its settings class); the detector relies on
 #: the odd blobs coming last (it drops those on the others' artifacts).
@@ -171,17 +172,34 @@ def finder_tile_scores(exposure: Exposure, grid: np.ndarray, meta: dict, *, min_
     return scores
 
 
-def record_finder_scores(record, bands, grid: np.ndarray, meta: dict, *, min_fraction: float
-                         ) -> np.ndarray | None:
-    """:func:`finder_tile_scores` of an image of a data folder (a
-    :class:`~spacejunk.train.datasets.ImageRecord`, which holds normalised bands only: the
-    image is read again from its files, in ``bands``). None for an image without files or a
-    ``meta`` asking for no finder."""
-    from ..io.exposure import find_images, read_exposure
+def uses_finders(meta: dict) -> bool:
+    """Whether ``meta`` asks for the trail finder or any other."""
     from .trails import settings_from_meta
 
-    if record.path is None or (settings_from_meta(meta) is None and not finder_keys(meta)):
+    return settings_from_meta(meta) is not None or bool(finder_keys(meta))
+
+
+def record_exposure(record, bands) -> Exposure | None:
+    """The exposure of an image of a data folder (a :class:`~spacejunk.train.datasets.ImageRecord`,
+    which holds normalised bands only), read again from its files, in ``bands``; None for an
+    image without files."""
+    from ..io.exposure import find_images, read_exposure
+
+    if record.path is None:
         return None
     exposure = read_exposure(find_images(record.path.parent)[record.name])
-    exposure = exposure.select([b for b in bands if b in exposure.bands])
-    return finder_tile_scores(exposure, grid, meta, min_fraction=min_fraction)
+    return exposure.select([b for b in bands if b in exposure.bands])
+
+
+def record_finder_scores(record, bands, grid: np.ndarray, meta: dict, *, min_fraction: float,
+                         exposure: Exposure | None = None, found: dict[str, list[Artifact]] | None = None
+                         ) -> np.ndarray | None:
+    """:func:`finder_tile_scores` of an image of a data folder (its ``exposure`` when already
+    read, else :func:`record_exposure`; ``found`` as there). None for an image without files or a
+    ``meta`` asking for no finder."""
+    if not uses_finders(meta):
+        return None
+    exposure = exposure if exposure is not None else record_exposure(record, bands)
+    if exposure is None:
+        return None
+    return finder_tile_scores(exposure, grid, meta, min_fraction=min_fraction, found=found)

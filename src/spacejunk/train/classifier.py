@@ -33,7 +33,7 @@ from ..categories import CATEGORY_BITS, FLAGGED_BITS
 from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
-from ..predict.finders import FINDERS, finder_meta, record_finder_scores
+from ..predict.finders import FINDERS, finder_meta, record_exposure, record_finder_scores
 from ..preprocess import BACKGROUNDS, bin_image, tile_fractions
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
@@ -162,6 +162,11 @@ class ClassifierTrainSettings:
         raise the scores of the tiles they cover, likewise (default cross-talk, dark halos,
         bad columns and odd blobs; the cosmic-ray finder adds more false tiles than it finds
         on validation).
+    fill_dark_halos : bool
+        With the dark-halo finder among ``finders``, the halos it finds are filled with sky
+        in the network's input at validation and (recorded in the checkpoint) at inference
+        (:func:`spacejunk.predict.classifier.network_scores`): the network flags a ring
+        of tiles beyond a large halo, whose own tiles are the finder's.
     mask_flagged : bool
         Pixels DESDM has flagged as bad, saturated or bleed trail
         (:data:`spacejunk.categories.FLAGGED_BITS`) are set to the sky in the network's
@@ -215,6 +220,7 @@ class ClassifierTrainSettings:
     target_recall: float = 0.95
     trails: bool = True
     finders: tuple[str, ...] = CLASSIFIER_FINDERS
+    fill_dark_halos: bool = True
     mask_flagged: bool = False
     background: str = "none"
     time_limit_min: float | None = None
@@ -329,6 +335,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--finders", default=",".join(d.finders),
                    help=f"other finders whose tiles are added to the network's, among {', '.join(FINDERS)}; "
                         "'' for none (default %(default)s)")
+    p.add_argument("--no-fill-dark-halos", action="store_true",
+                   help="do not fill the dark halos the finder finds with sky in the network's input (ablation)")
     p.add_argument("--mask-flagged", action="store_true",
                    help="set pixels DESDM flags as bad, saturated or bleed trail to the sky in the network's input")
     p.add_argument("--background", choices=BACKGROUNDS, default=d.background,
@@ -373,6 +381,7 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierTrainSettings:
             context=not args.no_context, context_bin=args.context_bin, val_fraction=args.val_fraction,
             target_recall=args.target_recall, trails=not args.no_trails,
             finders=tuple(k.strip() for k in args.finders.split(",") if k.strip()),
+            fill_dark_halos=not args.no_fill_dark_halos,
             mask_flagged=args.mask_flagged, background=args.background, time_limit_min=args.time_limit,
             seed=args.seed, threads=args.threads,
             quiet=getattr(args, "quiet", False))
@@ -400,6 +409,7 @@ class _Image:
     fractions: np.ndarray      # (m,) covered fraction of each candidate
     one_band: np.ndarray | None = None  # (ny / 32, nx / 32) bool: cells holding a one-band artifact
     finder_scores: np.ndarray | None = None  # (n_tiles,) finders' score of each validation tile (tile_grid order)
+    halos: list = field(default_factory=list)  # dark-halo boxes filled with sky at validation
     categories: np.ndarray | None = None  # (m,) int: category bits covering each candidate >= min_fraction
     #                                        (made for ``positives="category"`` only)
 
@@ -697,25 +707,28 @@ def _photometric(x: torch.Tensor, c: torch.Tensor | None, a: dict, rng: np.rando
 # --------------------------------------------------------------------------- validation
 def _add_finder_scores(images: list[_Image], records: Sequence[ImageRecord], bands: tuple[str, ...],
                        settings: ClassifierTrainSettings) -> None:
-    """Run the finders on each validation image once."""
+    """Run the finders on each validation image once (and find the dark halos to fill)."""
+    from ..predict.classifier import halos_to_fill
     from ..preprocess import tile_grid
 
-    finders = finder_meta(trails=settings.trails, keys=settings.finders)
+    finders = {**finder_meta(trails=settings.trails, keys=settings.finders), "fill_dark_halos": settings.fill_dark_halos}
     for im, rec in zip(images, records):
+        exposure = record_exposure(rec, bands)
+        im.halos, found = halos_to_fill(exposure, finders)
         im.finder_scores = record_finder_scores(rec, bands, tile_grid(im.shape, tile=settings.tile), finders,
-                                                min_fraction=settings.min_fraction)
+                                                min_fraction=settings.min_fraction, exposure=exposure, found=found)
 
 
 def _validate(model, images: list[_Image], meta: dict, settings: ClassifierTrainSettings) -> dict:
     from ..evaluate.classifier import average_precision, roc_auc, threshold_for_recall, tile_metrics
-    from ..predict.classifier import score_tiles
+    from ..predict.classifier import network_scores
     from ..preprocess import tile_fractions, tile_grid
 
     labels, scores = [], []
     for im in images:
         grid = tile_grid(im.shape, tile=settings.tile)
         image = im.image.astype(np.float32)
-        s = score_tiles(model, image, im.present, grid, context=im.context)
+        s = network_scores(model, meta, image, im.present, grid, context=im.context, halos=im.halos)
         if im.finder_scores is not None:
             s = np.maximum(s, im.finder_scores)
         f = tile_fractions(im.covered, grid)
@@ -904,6 +917,7 @@ def train_classifier(settings: ClassifierTrainSettings, *, train_records: Sequen
             "context": settings.context, "context_bin": settings.context_bin if settings.context else None,
             "threshold": 0.5, "target_recall": settings.target_recall,
             **finder_meta(trails=settings.trails, keys=settings.finders),
+            "fill_dark_halos": settings.fill_dark_halos and "dark_halos" in settings.finders,
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()},
             "data": {"train": [im.name for im in train_images], "val": [im.name for im in val_images]}}
 
