@@ -188,6 +188,8 @@ def test_settings_from_the_command_line():
     s = settings_from_args(args)
     assert (s.balance, s.augment, s.seed, s.widths, s.context, s.labels, s.init) == \
         (0.2, "none", 3, (8, 8, 8, 8), False, "l.csv", "i.pt")
+    assert s.fill_dark_halos and not settings_from_args(
+        p.parse_args(["--data", "d", "--out", "o", "--no-fill-dark-halos"])).fill_dark_halos
     with pytest.raises(InputError, match="--widths must be 4"):
         settings_from_args(p.parse_args(["--data", "d", "--out", "o", "--widths", "8,8"]))
     with pytest.raises(InputError, match="unknown augmentation preset"):
@@ -204,6 +206,8 @@ def test_train_save_reload_predict(records, sims, tmp_path):
     assert meta["normalisation"]["stretch"] == "asinh" and meta["context_bin"] == 16
     assert len(meta["history"]) == 2 and meta["settings"]["balance"] == 0.5
     assert meta["train_seconds"] > 0 and "val" in meta["metrics"]
+    # the dark halos the finder finds are hidden from the network at inference
+    assert meta["fill_dark_halos"] is True and meta["dark_halos"] is not None
     model, loaded_meta = load_checkpoint(result.path)
     a = classify_exposure(sims[2].exposure, model=result.model, meta=meta)
     b = classify_exposure(sims[2].exposure, model=model, meta=loaded_meta)
