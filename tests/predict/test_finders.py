@@ -40,6 +40,25 @@ def test_radon_peaks_on_the_line_angle():
     assert sig.max() > 8 and cnt.max() >= 64
 
 
+def test_radon_samples_only_where_lines_reach_the_image():
+    # the transform samples, at each chunk of angles, only the offsets and positions that
+    # reach the image: the sums are those over the whole diagonal
+    from spacejunk.predict.trails import _line_grid
+
+    rng = np.random.default_rng(1)
+    img = rng.normal(0, 1, (2, 40, 90)).astype(np.float32)
+    angles = np.radians(np.arange(0, 180, 7.0))
+    sig, cnt = radon_significance(img, angles, [1.0, 2.0], chunk=5)
+    grid = _line_grid((40, 90), angles)  # every line over the whole diagonal
+    k, n_rho, n_t = grid.shape[:3]
+    planes = torch.from_numpy(np.concatenate([img, np.ones((1, 40, 90), np.float32)]))[None]
+    full = torch.nn.functional.grid_sample(planes, grid.reshape(1, k * n_rho, n_t, 2), align_corners=False)
+    full = full.reshape(3, k, n_rho, n_t).sum(-1).numpy()
+    np.testing.assert_allclose(cnt, full[2], atol=1e-3)
+    expected = full[:2] / (np.array([1.0, 2.0])[:, None, None] * np.sqrt(np.maximum(full[2], 1.0)))
+    np.testing.assert_allclose(sig[:, full[2] >= 1], expected[:, full[2] >= 1], atol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def satellite_image():
     # scale 3: a trail bright enough to be found on this small image (the finder's limit is

@@ -45,6 +45,7 @@ a few pixels wide, and keeps those that join a fan.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -262,18 +263,26 @@ def _noise_units(exposure: Exposure, b: int, clip: float) -> np.ndarray:
     return out
 
 
-def _line_grid(shape: tuple[int, int], angles: np.ndarray) -> torch.Tensor:
-    """Sampling grid (n_angles, n_rho, n_t, 2) in grid_sample's [-1, 1] coordinates (offsets and
-    positions along each line both run over the image's diagonal, centred on its middle)."""
+def _diagonal(shape: tuple[int, int]) -> int:
+    """Offsets of the lines (odd, centred on the image's middle): the image's diagonal."""
+    diag = int(math.ceil(math.hypot(*shape)))
+    return diag + (diag % 2 == 0)
+
+
+def _line_grid(shape: tuple[int, int], angles: np.ndarray, n_rho: int | None = None, n_t: int | None = None
+               ) -> torch.Tensor:
+    """Sampling grid (n_angles, n_rho, n_t, 2) in grid_sample's [-1, 1] coordinates: ``n_rho``
+    offsets and ``n_t`` positions along each line, one pixel apart, centred on the image's
+    middle (both odd; default the image's diagonal, :func:`_diagonal`)."""
     h, w = shape
-    diag = int(math.ceil(math.hypot(h, w)))
-    n = diag + (diag % 2 == 0)
-    s = torch.arange(n, dtype=torch.float32) - (n - 1) / 2  # offsets and positions along the line
+    n_rho = n_rho or _diagonal(shape)
+    n_t = n_t or _diagonal(shape)
     cx, cy = (w - 1) / 2, (h - 1) / 2
     th = torch.as_tensor(angles, dtype=torch.float32)
     ux, uy = torch.cos(th), torch.sin(th)  # along the line
     nx_, ny_ = -uy, ux  # normal
-    rho, t = s[:, None], s[None, :]
+    rho = (torch.arange(n_rho, dtype=torch.float32) - (n_rho - 1) / 2)[:, None]
+    t = (torch.arange(n_t, dtype=torch.float32) - (n_t - 1) / 2)[None, :]
     x = cx + rho[None] * nx_[:, None, None] + t[None] * ux[:, None, None]
     y = cy + rho[None] * ny_[:, None, None] + t[None] * uy[:, None, None]
     gx = (2 * x + 1) / w - 1  # align_corners=False convention
@@ -306,21 +315,47 @@ def radon_significance(binned: np.ndarray, angles: np.ndarray, noise, *, chunk: 
     stack = binned[None] if flat else binned
     n, h, w = stack.shape
     noise = np.broadcast_to(np.asarray(noise, dtype=np.float32), (n,))
-    # the bands and a plane of ones (to count the values summed) sampled in one pass
-    img = torch.from_numpy(np.concatenate([stack, np.ones((1, h, w), np.float32)]))[None]
-    sums_parts = []
+    angles = np.asarray(angles, dtype=np.float64)
+    sums = _line_sums(stack, angles, chunk)
+    cnt = _line_counts(h, w, angles.tobytes(), chunk)
+    sig = sums / (noise[:, None, None] * np.sqrt(np.maximum(cnt, 1.0))[None])
+    sig[:, cnt < 1] = 0.0
+    return (sig[0] if flat else sig), cnt
+
+
+@functools.lru_cache(maxsize=8)
+def _line_counts(h: int, w: int, angles: bytes, chunk: int) -> np.ndarray:
+    """Values summed along every line of an ``h`` x ``w`` image (the sums of a plane of ones),
+    for the angles given as float64 bytes; the same for every image of one size, so kept."""
+    counts = _line_sums(np.ones((1, h, w), np.float32), np.frombuffer(angles, np.float64).copy(), chunk)[0]
+    counts.flags.writeable = False
+    return counts
+
+
+def _line_sums(stack: np.ndarray, angles: np.ndarray, chunk: int) -> np.ndarray:
+    """Sums (n, n_angles, n_rho) along every line of each layer of ``stack`` (n, h, w), bilinear,
+    one pixel apart (:func:`_line_grid`)."""
+    n, h, w = stack.shape
+    img = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32))[None]
+    n_all = _diagonal((h, w))
+    sums = np.zeros((n, len(angles), n_all), np.float32)
     for start in range(0, len(angles), chunk):
-        grid = _line_grid((h, w), angles[start:start + chunk])
-        k, n_rho, n_t = grid.shape[:3]
+        part = angles[start:start + chunk]
+        # only the offsets and positions that reach the image at these angles are sampled
+        # (its half-extents across and along the lines, plus 2 px for the interpolation):
+        # the other samples are zeros
+        c, s = np.abs(np.cos(part)), np.abs(np.sin(part))
+        half_rho = int(math.ceil(float(np.max((w - 1) / 2 * s + (h - 1) / 2 * c)))) + 2
+        half_t = int(math.ceil(float(np.max((w - 1) / 2 * c + (h - 1) / 2 * s)))) + 2
+        n_rho, n_t = min(2 * half_rho + 1, n_all), min(2 * half_t + 1, n_all)
+        grid = _line_grid((h, w), part, n_rho, n_t)
+        k = len(part)
         with torch.no_grad():
             out = F.grid_sample(img, grid.reshape(1, k * n_rho, n_t, 2), mode="bilinear", padding_mode="zeros",
                                 align_corners=False)
-        sums_parts.append(out.reshape(n + 1, k, n_rho, n_t).sum(-1))
-    sums = torch.cat(sums_parts, dim=1).numpy()
-    cnt = sums[n]
-    sig = sums[:n] / (noise[:, None, None] * np.sqrt(np.maximum(cnt, 1.0))[None])
-    sig[:, cnt < 1] = 0.0
-    return (sig[0] if flat else sig), cnt
+        first = (n_all - n_rho) // 2
+        sums[:, start:start + k, first:first + n_rho] = out.reshape(n, k, n_rho, n_t).sum(-1).numpy()
+    return sums
 
 
 def empirical_significance(sig: np.ndarray, cnt: np.ndarray, min_count: float, *, pooled: bool = False) -> np.ndarray:
@@ -539,21 +574,16 @@ def _find_lines(bands: list[np.ndarray], names, s: TrailSettings, *, broad: bool
     # the binned grid's centre in full-resolution pixels
     bcx, bcy = (wb - 1) / 2 * s.bin + (s.bin - 1) / 2, (hb - 1) / 2 * s.bin + (s.bin - 1) / 2
 
-    def significance(images: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-        sig, cnt = radon_significance(np.stack(images), angles, noises)
-        return [empirical_significance(sig[b], cnt, s.min_length_px / s.bin, pooled=broad)
-                for b in range(len(names))], cnt
-
+    images, image_noises = binned, noises
     if s.binned_clip > 0:
-        zs, cnt = significance([np.clip(small, -s.binned_clip * n, s.binned_clip * n)
-                                for small, n in zip(binned, noises)])
         # the clip cuts an airplane's bright dashes down as it does the stars: the lines
-        # of the unclipped bands are looked at too, and kept where they blink (a ray lit
-        # along part of its line looks dashed too, but does not blink)
-        zs_dashed, _ = significance(binned)
-    else:
-        zs, cnt = significance(binned)
-        zs_dashed = []
+        # of the unclipped bands are looked at too (in the same transform), and kept where
+        # they blink (a ray lit along part of its line looks dashed too, but does not blink)
+        images = [np.clip(small, -s.binned_clip * n, s.binned_clip * n) for small, n in zip(binned, noises)] + binned
+        image_noises = noises + noises
+    sig, cnt = radon_significance(np.stack(images), angles, image_noises)
+    zs = [empirical_significance(z, cnt, s.min_length_px / s.bin, pooled=broad) for z in sig]
+    zs, zs_dashed = zs[:len(names)], zs[len(names):]
 
     def line(b: int, theta: float, rho_b: float, value: float, *, rays_only: bool = False,
              blinking_only: bool = False) -> Trail | None:
