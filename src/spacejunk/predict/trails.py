@@ -308,7 +308,8 @@ def radon_significance(binned: np.ndarray, angles: np.ndarray, noise, *, chunk: 
     significance : ndarray, shape (n_bands, n_angles, n_rho), or (n_angles, n_rho) for a 2-D input
         Sum along the line / (noise x sqrt(number of values summed)); 0 where none is.
     count : ndarray, shape (n_angles, n_rho)
-        Number of values summed (the line's length inside the image, binned pixels).
+        Number of values summed (the line's length inside the image, binned pixels);
+        read-only, shared by every image of that size (kept, :func:`_line_counts`).
     """
     binned = np.asarray(binned, dtype=np.float32)
     flat = binned.ndim == 2
