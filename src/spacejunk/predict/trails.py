@@ -604,7 +604,7 @@ def _find_lines(bands: list[np.ndarray], names, s: TrailSettings, *, broad: bool
                 return None  # a broad feature (a ghost's or an arc's edge), not a trail
             dashed = dark >= s.dashed_fraction or periodic >= s.dash_modulation
             if blinking_only and (periodic < s.dash_modulation or width > s.max_dashed_width_px):
-                return None
+                return None  # (before the ray's stretch is measured: only an airplane is kept)
             if broad:
                 # a broad line is a spray's ray where it stands over both its sides
                 stretch = _ray_stretch(bands[b], theta, rho, width, s, both_sides=True, whole=True)
@@ -622,14 +622,14 @@ def _find_lines(bands: list[np.ndarray], names, s: TrailSettings, *, broad: bool
                 (t0, t1), category = stretch, RAY
             else:
                 category = "airplane" if dashed else "satellite"
-        if rays_only and category != RAY:
+        if (rays_only and category != RAY) or (blinking_only and category != "airplane"):
             return None
         return Trail(names[b], *_ends(shape, theta, rho, t0, t1), width, value, dark, category)
 
     lines = [t for b in range(len(names)) for peak in _peaks(zs[b], cnt, angles, s)
              if (t := line(b, *peak)) is not None]
     lines += [t for b, z in enumerate(zs_dashed) for peak in _peaks(z, cnt, angles, s)
-              if (t := line(b, *peak, blinking_only=True)) is not None and t.category == "airplane"]
+              if (t := line(b, *peak, blinking_only=True)) is not None]
     found = [t for t in _merge_bands(lines, s) if t.category != _COLUMNS]
     if not s.rays:
         return found
