@@ -18,6 +18,7 @@ from spacejunk.predict.cross_talk import find_cross_talk
 from spacejunk.predict.trails import (RAY, Trail, _noise_units, _refine, TrailSettings, dash_modulation, fans_to_artifacts, find_trails,
                                       radon_significance, split_fans, trail_mask, trail_tile_scores, trails_for_meta,
                                       trails_to_artifacts)
+from spacejunk.preprocess import tile_fractions, tile_grid
 from spacejunk.simulate import simulate_image
 
 SHAPE = (1024, 512)
@@ -248,6 +249,16 @@ def test_a_fainter_ray_of_a_fan_joins_it():
     assert 5.0 <= faint.significance < 10.0
     assert abs(max((faint.x0, faint.y0), (faint.x1, faint.y1), key=lambda e: e[1])[0] - 640.0) < 60
     assert len(split_fans(trails)[1]) == 1
+    # the tiles only the faint ray crosses score the fan's best ray, not its own score
+    best = max(trails, key=lambda t: t.significance)
+    grid = tile_grid(exposure.shape, tile=200)
+    scores = trail_tile_scores(trails, grid, exposure.shape, min_fraction=0.01, min_sigma=10.0)
+    alone = [(tile_fractions(trail_mask([faint], exposure.shape), grid) >= 0.01)
+             & ~(tile_fractions(trail_mask([t], exposure.shape), grid) >= 0.01) for t in trails if t is not faint]
+    only_faint = alone[0] & alone[1]
+    assert only_faint.sum() >= 2
+    assert np.all(scores[only_faint] == pytest.approx(best.score(10.0))) and best.score(10.0) > faint.score(10.0)
+    assert np.all(scores[tile_fractions(trail_mask(trails, exposure.shape), grid) < 0.01] == 0)
     assert len(find_trails(exposure, TrailSettings(weak_ray_sigma=10.0))) == 2
     # a fainter ray 4 degrees from a bright one, 50-190 px from it: not its side lobe
     close = _with_rays([(150.0, 1200.0), (900.0, 1100.0), (330.0, 1150.0)], amp=[2.0, 2.0, 0.6])

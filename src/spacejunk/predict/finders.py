@@ -160,13 +160,14 @@ def finder_tile_scores(exposure: Exposure, grid: np.ndarray, meta: dict, *, min_
     ``trails`` are the image's trails (False for none; default: found here when ``meta``
     asks for them); ``found`` what the other finders found already (see :func:`run_finders`).
     """
-    from .trails import trail_tile_scores, trails_for_meta
+    from .trails import settings_from_meta, trail_tile_scores, trails_for_meta
 
     scores = np.zeros(len(np.asarray(grid).reshape(-1, 4)), np.float32)
     (trails, min_sigma), found = in_threads([lambda: trails_for_meta(exposure, meta, trails),
                                              lambda: run_finders(exposure, meta, found)], exposure=exposure)
     if trails:
-        scores = trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction, min_sigma=min_sigma)
+        scores = trail_tile_scores(trails, grid, exposure.shape, min_fraction=min_fraction, min_sigma=min_sigma,
+                                   settings=settings_from_meta(meta))
     for artifacts in found.values():
         scores = np.maximum(scores, box_tile_scores(artifacts, grid, min_fraction=min_fraction))
     return scores

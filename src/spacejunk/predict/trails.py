@@ -869,20 +869,27 @@ def trail_mask(trails: list[Trail], shape: tuple[int, int]) -> np.ndarray:
 
 
 def trail_tile_scores(trails: list[Trail], grid: np.ndarray, shape: tuple[int, int], *, min_fraction: float,
-                      min_sigma: float) -> np.ndarray:
+                      min_sigma: float, settings: TrailSettings | None = None) -> np.ndarray:
     """Score of each tile ``(x0, y0, x1, y1)`` of ``grid`` from the trails crossing it.
 
     A tile at least ``min_fraction`` covered by a trail scores that trail's
     ``significance / (significance + min_sigma)`` (0.5 at the detection limit, towards 1
-    for bright trails); other tiles score 0.
+    for bright trails); other tiles score 0. The rays of a fan (:func:`split_fans`, with
+    the fan rules of ``settings``) all score the fan's best ray, as the fan's
+    ``bright-spray`` artifact does (:func:`fans_to_artifacts`): a faint ray is found
+    beside a brighter one of its fan, from ``weak_ray_sigma``, and the fan vouches for it.
     """
     from ..preprocess.tiling import tile_fractions
 
     grid = np.asarray(grid).reshape(-1, 4)
     out = np.zeros(len(grid), np.float32)
-    for tr in trails:
-        frac = tile_fractions(trail_mask([tr], shape), grid)
-        out[frac >= min_fraction] = np.maximum(out[frac >= min_fraction], tr.score(min_sigma))
+    single, fans = split_fans(list(trails), settings)
+    groups = [[tr] for tr in single] + fans
+    for group in groups:
+        score = max(tr.score(min_sigma) for tr in group)
+        for tr in group:
+            hit = tile_fractions(trail_mask([tr], shape), grid) >= min_fraction
+            out[hit] = np.maximum(out[hit], score)
     return out
 
 
