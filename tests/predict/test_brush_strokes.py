@@ -62,6 +62,18 @@ def test_a_faint_brush_is_found_and_boxed():
     assert found[0].score > 0.5
 
 
+def test_a_fainter_brush_is_boxed_down_to_its_tapered_ends():
+    # at 0.7 sigma the strokes' tapered ends fall under min_sigma; the box grows along the
+    # pixels of its direction from extent_sigma, as far as the truth's 0.2 of the peak
+    brush, truth = _brush(260, 500, 35.0, peak=0.7)
+    image = _image(brush)
+    (grown,) = find_brush_strokes(image)
+    (core,) = find_brush_strokes(image, BrushStrokeSettings(extent_sigma=None))
+    assert box_iou(_boxes([core]), np.array([truth]))[0, 0] < 0.75
+    assert box_iou(_boxes([grown]), np.array([truth]))[0, 0] > 0.85
+    assert grown.score == core.score and grown.marks.sum() == core.marks.sum()  # only the box grows
+
+
 def test_a_brush_scores_the_tiles_its_streaks_cross_not_its_box_corners():
     from spacejunk.predict.finders import box_tile_scores
 

@@ -33,7 +33,9 @@ or a galaxy is as bright along every direction, a streak along one only. So:
    rows and columns);
 6. its box holds each of its groups' pixels of at least ``box_fraction`` of that group's
    highest streakiness (the simulator's truth boxes hold the strokes' sum down to 0.2 of
-   its peak).
+   its peak), and the pixels of at least ``extent_sigma`` of its direction (within one
+   step) connected to them: a stroke's tapered ends and its fainter neighbours fall
+   under ``min_sigma`` (None: no such growth).
 
 The score is ``total / (total + min_total)``, ``total`` the bundle's summed streakiness
 over the square root of its number of pixels (0.5 at ``min_total``). The artifact (a
@@ -88,6 +90,7 @@ class BrushStrokeSettings:
     max_length: float = 1800.0
     edge: float = 48.0
     box_fraction: float = 0.2
+    extent_sigma: float | None = 2.0
     min_total: float = 150.0
     mark_growth: float = 8.0
 
@@ -252,6 +255,21 @@ def _along_edge(group: _Group, shape: tuple[int, int], edge: float) -> bool:
     return ((y1 - y0 <= edge and (y0 <= 1 or y1 >= ny - 1)) or (x1 - x0 <= edge and (x0 <= 1 or x1 >= nx - 1)))
 
 
+def _extent(group: _Group, streak: np.ndarray, angle: np.ndarray, s: BrushStrokeSettings
+            ) -> tuple[int, int, int, int]:
+    """The box (binned grid) of a bundle's streaks down to ``extent_sigma``: the pixels of at
+    least that streakiness, of the bundle's direction within one step, connected to its own
+    (a stroke's tapered ends and its fainter neighbours fall under ``min_sigma``)."""
+    step = math.pi / s.n_angles
+    turn = np.abs((angle - group.theta + math.pi / 2) % math.pi - math.pi / 2)
+    low = (streak >= s.extent_sigma) & (turn <= step)
+    low[group.yy, group.xx] = True
+    labels, _ = ndimage.label(low, structure=np.ones((3, 3), bool))
+    yy, xx = np.nonzero(np.isin(labels, np.unique(labels[group.yy, group.xx])))
+    x0, y0, x1, y1 = group.box
+    return (min(x0, int(xx.min())), min(y0, int(yy.min())), max(x1, int(xx.max()) + 1), max(y1, int(yy.max()) + 1))
+
+
 def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None = None) -> list[Artifact]:
     """Brush strokes of ``exposure`` as ``brush-strokes`` artifacts."""
     s = settings or BrushStrokeSettings()
@@ -269,7 +287,8 @@ def find_brush_strokes(exposure: Exposure, settings: BrushStrokeSettings | None 
                 or _on_spike(g, saturated, s)):
             continue  # a spray's rays or a satellite, the CCD's edge, a diffraction spike
         total = g.weight / math.sqrt(g.n)
-        x0, y0, x1, y1 = (v * s.bin for v in g.box)
+        box = g.box if s.extent_sigma is None else _extent(g, streak, angle, s)
+        x0, y0, x1, y1 = (v * s.bin for v in box)
         a = Artifact.from_box(exposure.name, float(x0), float(y0), float(min(x1, nx)), float(min(y1, ny)),
                               score=total / (total + s.min_total), category="brush-strokes")
         marks = np.zeros(streak.shape, bool)
