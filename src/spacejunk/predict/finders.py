@@ -3,7 +3,8 @@
 A *finder* looks for one kind of artifact from its physics, not from training: cosmic
 rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`), dark
 halos (:mod:`.dark_halos`), unflagged bad columns (:mod:`.column_masks`), tape bumps
-(:mod:`.tape_bumps`), faint ghost discs larger than the CCD (:mod:`.ghost_discs`), brush
+(:mod:`.tape_bumps`), faint ghost discs larger than the CCD (:mod:`.ghost_discs`), light
+left after the sky's subtraction (:mod:`.sky_excess`), brush
 strokes (:mod:`.brush_strokes`), glows along a readout edge where a bleed trail reaches it
 (:mod:`.edge_bleeds`) and blobs in one band only or darker than the sky (:mod:`.blobs`);
 straight trails (:mod:`.trails`) have their own module, as their pixels (not only their
@@ -34,6 +35,7 @@ from .cross_talk import CrossTalkSettings, find_cross_talk
 from .dark_halos import DarkHaloSettings, find_dark_halos
 from .edge_bleeds import EdgeBleedFinderSettings, find_edge_bleeds
 from .ghost_discs import GhostDiscSettings, find_ghost_discs
+from .sky_excess import SkyExcessSettings, find_sky_excess
 from .tape_bumps import TapeBumpSettings, find_tape_bumps
 
 __all__ = ["FINDERS", "DETECTOR_FINDERS", "finder_keys", "default_finder_settings", "finder_meta", "run_finders",
@@ -51,12 +53,14 @@ FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
     "ghost_discs": ("ghost", find_ghost_discs, GhostDiscSettings),
     "brush_strokes": ("brush-strokes", find_brush_strokes, BrushStrokeSettings),
     "edge_bleeds": ("edge-bleed", find_edge_bleeds, EdgeBleedFinderSettings),
+    "sky_excess": ("ghost", find_sky_excess, SkyExcessSettings),
     "blobs": ("other", find_blobs, BlobSettings),
 }
 
 #: The finders a detector asks for: all but the edge bleeds, which its network finds (and
-#: :func:`~spacejunk.predict.edge_bleeds.relabel_edge_bleeds` names) itself.
-DETECTOR_FINDERS: tuple[str, ...] = tuple(key for key in FINDERS if key != "edge_bleeds")
+#: :func:`~spacejunk.predict.edge_bleeds.relabel_edge_bleeds` names) itself, and the light
+#: left after the sky's subtraction (measured for the tile classifier only, stop 35).
+DETECTOR_FINDERS: tuple[str, ...] = tuple(key for key in FINDERS if key not in ("edge_bleeds", "sky_excess"))
 
 
 def finder_keys(meta: dict) -> list[str]:

@@ -73,7 +73,7 @@ ONE_BAND_BITS = sum(CATEGORY_BITS[c] for c in ONE_BAND_CATEGORIES)
 #: tape-bump finder's; the bad-column finder costs about 0.8 s per image, the odd-blob finder
 #: about 1 s; the brush strokes score the tiles their streaks cross, docs/classifier.md).
 CLASSIFIER_FINDERS: tuple[str, ...] = ("cross_talk", "dark_halos", "column_masks", "ghost_discs", "brush_strokes",
-                                       "edge_bleeds", "blobs")
+                                       "edge_bleeds", "sky_excess", "blobs")
 
 #: Learning-rate schedules: ``onecycle`` (10% warm-up from a tenth of the peak, cosine
 #: annealing to a thousandth, as torch's OneCycleLR) or ``cosine`` (5% linear warm-up,
