@@ -282,8 +282,7 @@ def evaluate_classifier(data: str | os.PathLike, *, model=None, meta: dict | Non
         ``per_category`` (``n_positive`` and ``recall`` of tiles covered by each category)
         and ``per_image``.
     """
-    from ..predict.classifier import _check_model_meta, arrange_bands, halos_to_fill, network_scores
-    from ..predict.finders import record_exposure, record_finder_scores, uses_finders
+    from ..predict.classifier import _check_model_meta, arrange_bands, network_scores, record_finder_inputs
     from ..preprocess import tile_fractions, tile_grid
     from ..train.datasets import Normalisation, iter_image_folder
 
@@ -304,11 +303,8 @@ def evaluate_classifier(data: str | os.PathLike, *, model=None, meta: dict | Non
         grid = tile_grid(rec.shape, tile=tile, overlap=overlap)
         t0 = time.perf_counter()
         image, present, context, _ = arrange_bands(rec.image, rec.bands, meta)
-        exposure = record_exposure(rec, rec.bands) if uses_finders(meta) else None
-        halos, found = halos_to_fill(exposure, meta)
+        halos, finder_scores = record_finder_inputs(rec, rec.bands, grid, meta, min_fraction=min_fraction)
         s = network_scores(model, meta, image, present, grid, context=context, halos=halos)
-        finder_scores = record_finder_scores(rec, rec.bands, grid, meta, min_fraction=min_fraction,
-                                             exposure=exposure, found=found)
         s = s if finder_scores is None else np.maximum(s, finder_scores)
         seconds.append(time.perf_counter() - t0)
         f = tile_fractions(rec.mask, grid)

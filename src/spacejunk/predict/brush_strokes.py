@@ -224,11 +224,16 @@ def _groups(streak: np.ndarray, angle: np.ndarray, s: BrushStrokeSettings) -> li
     return out
 
 
+def _turn(a, b):
+    """Angle between directions ``a`` and ``b`` (radians, either may be an array), in [0, pi / 2]."""
+    return np.abs((a - b + math.pi / 2) % math.pi - math.pi / 2)
+
+
 def _join_pieces(groups: list[_Group], reach: float, max_turn: float) -> list[_Group]:
     """Groups of about one direction (within ``max_turn`` radians) whose boxes come within
     ``reach`` binned pixels joined into one (a brush's streaks are up to hundreds of pixels apart)."""
     def near(a: _Group, b: _Group) -> bool:
-        turn = abs((a.theta - b.theta + math.pi / 2) % math.pi - math.pi / 2)
+        turn = _turn(a.theta, b.theta)
         gap_x = max(a.box[0] - b.box[2], b.box[0] - a.box[2], 0)
         gap_y = max(a.box[1] - b.box[3], b.box[1] - a.box[3], 0)
         return turn <= max_turn and max(gap_x, gap_y) <= reach
@@ -261,8 +266,7 @@ def _extent(group: _Group, streak: np.ndarray, angle: np.ndarray, s: BrushStroke
     least that streakiness, of the bundle's direction within one step, connected to its own
     (a stroke's tapered ends and its fainter neighbours fall under ``min_sigma``)."""
     step = math.pi / s.n_angles
-    turn = np.abs((angle - group.theta + math.pi / 2) % math.pi - math.pi / 2)
-    low = (streak >= s.extent_sigma) & (turn <= step)
+    low = (streak >= s.extent_sigma) & (_turn(angle, group.theta) <= step)
     low[group.yy, group.xx] = True
     labels, _ = ndimage.label(low, structure=np.ones((3, 3), bool))
     yy, xx = np.nonzero(np.isin(labels, np.unique(labels[group.yy, group.xx])))

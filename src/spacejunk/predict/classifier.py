@@ -22,10 +22,10 @@ from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess import bin_image, tile_grid
 from ..train.datasets import Normalisation
 from .dark_halos import fill_with_sky
-from .finders import finder_tile_scores, run_finders
+from .finders import finder_tile_scores, record_exposure, record_finder_scores, run_finders, uses_finders
 
 __all__ = ["TileScores", "classify_exposure", "load_default_classifier", "model_inputs", "arrange_bands", "score_tiles",
-           "halos_to_fill", "network_scores", "DEFAULT_WEIGHTS"]
+           "halos_to_fill", "network_scores", "record_finder_inputs", "DEFAULT_WEIGHTS"]
 
 log = logging.getLogger("spacejunk")
 
@@ -210,6 +210,20 @@ def halos_to_fill(exposure: Exposure | None, meta: dict, found: dict | None = No
     if "dark_halos" not in found:
         found.update(run_finders(exposure, {"dark_halos": meta["dark_halos"]}))
     return [a.box for a in found["dark_halos"]], found
+
+
+def record_finder_inputs(record, bands, grid: np.ndarray, meta: dict, *, min_fraction: float
+                         ) -> tuple[list, np.ndarray | None]:
+    """What the finders ``meta`` asks for give an image of a data folder (a
+    :class:`~spacejunk.train.datasets.ImageRecord`): the dark halos to fill
+    (:func:`halos_to_fill`) and the tiles' finder scores
+    (:func:`~spacejunk.predict.finders.record_finder_scores`), its files read again once for
+    both, and not at all when ``meta`` asks for no finder (``[]``, None)."""
+    exposure = record_exposure(record, bands) if uses_finders(meta) else None
+    halos, found = halos_to_fill(exposure, meta)
+    scores = record_finder_scores(record, bands, grid, meta, min_fraction=min_fraction, exposure=exposure,
+                                  found=found)
+    return halos, scores
 
 
 def network_scores(model: nn.Module, meta: dict, image: np.ndarray, present: np.ndarray, grid: np.ndarray, *,

@@ -74,7 +74,7 @@ from scipy import ndimage
 from ..categories import DESDM_BITS
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from ..preprocess.normalise import bin_image, level_amplifiers, noise_units
+from ..preprocess.normalise import bin_image, level_amplifiers, masked_bin, noise_units
 from .blobs import IGNORED_BITS
 
 __all__ = ["GhostDiscSettings", "GhostDisc", "DiscArtifact", "binned_sky", "find_ghost_disc", "find_ghost_disc_edges",
@@ -138,10 +138,7 @@ def binned_sky(exposure: Exposure, settings: GhostDiscSettings | None = None, *,
     for k in range(len(exposure.bands)):
         values, ignored = noise_units(exposure, k, ignored_bits=IGNORED_BITS)
         level_amplifiers(values, ignored)
-        bad = ignored | (np.abs(values) > s.clip)
-        values[bad] = 0.0
-        count = bin_image((~bad).astype(np.float32), b)
-        mean = np.where(count > 0.2, bin_image(values, b) / np.maximum(count, 1e-6), np.nan)
+        mean = masked_bin(values, ignored | (np.abs(values) > s.clip), b)
         total = mean if total is None else total + mean
     total = (total / len(exposure.bands)).astype(np.float64)
     edge = int(math.ceil(s.edge_rows / b))

@@ -34,7 +34,7 @@ from scipy import ndimage
 
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from ..preprocess.normalise import bin_image, noise_units
+from ..preprocess.normalise import masked_bin, noise_units
 from .blobs import IGNORED_BITS
 from .marked import MarkedArtifact
 
@@ -70,10 +70,7 @@ def excess_levels(exposure: Exposure, settings: SkyExcessSettings | None = None)
     for b in bands:
         values, ignored = noise_units(exposure, b, ignored_bits=IGNORED_BITS)
         sky, noise = exposure.sky_noise(b)
-        bad = ignored | (np.abs(values) > s.clip)
-        values[bad] = 0.0
-        count = bin_image((~bad).astype(np.float32), s.bin)
-        mean = np.where(count > 0.2, bin_image(values, s.bin) / np.maximum(count, 1e-6), np.nan)
+        mean = masked_bin(values, ignored | (np.abs(values) > s.clip), s.bin)
         mean += sky / (noise if noise > 0 else 1.0)
         total = mean if total is None else total + mean
     return total / len(bands)

@@ -11,7 +11,7 @@ from .._errors import SpacejunkWarning, quiet_runtime_warnings
 from ..io.exposure import Exposure
 
 __all__ = ["sky_and_noise", "noise_units", "normalise", "amplifier_step", "level_amplifiers", "sky_planes",
-           "bin_image", "STRETCHES", "BACKGROUNDS"]
+           "bin_image", "masked_bin", "STRETCHES", "BACKGROUNDS"]
 
 #: Pixels per band that :func:`sky_and_noise` samples by default (what ``Exposure.sky_noise`` uses).
 SKY_SAMPLE: int = 1 << 19
@@ -478,6 +478,15 @@ def bin_image(array: np.ndarray, factor: int, *, func: str = "mean") -> np.ndarr
     else:
         out /= dtype(factor * factor)
     return out
+
+
+def masked_bin(values: np.ndarray, bad: np.ndarray, factor: int, *, min_good: float = 0.2) -> np.ndarray:
+    """Mean of the good pixels of ``values`` (ny, nx) in ``factor`` x ``factor`` blocks
+    (:func:`bin_image`), NaN where under ``min_good`` of a block is good; ``values`` is
+    changed in place (its ``bad`` pixels set to 0)."""
+    values[bad] = 0.0
+    count = bin_image((~bad).astype(np.float32), factor)
+    return np.where(count > min_good, bin_image(values, factor) / np.maximum(count, 1e-6), np.nan)
 
 
 def noise_units(exposure, band: int, *, ignored_bits: int, rows: slice = slice(None)

@@ -33,7 +33,7 @@ from ..categories import CATEGORY_BITS, FLAGGED_BITS
 from ..io.exposure import BAND_ORDER
 from ..models.classifier import ARCH
 from ..models.registry import build_model, load_checkpoint, save_checkpoint
-from ..predict.finders import FINDERS, finder_meta, record_exposure, record_finder_scores
+from ..predict.finders import FINDERS, finder_meta
 from ..preprocess import BACKGROUNDS, bin_image, tile_fractions
 from .datasets import ImageRecord, Normalisation, load_image_folder, parse_image_list
 
@@ -708,15 +708,13 @@ def _photometric(x: torch.Tensor, c: torch.Tensor | None, a: dict, rng: np.rando
 def _add_finder_scores(images: list[_Image], records: Sequence[ImageRecord], bands: tuple[str, ...],
                        settings: ClassifierTrainSettings) -> None:
     """Run the finders on each validation image once (and find the dark halos to fill)."""
-    from ..predict.classifier import halos_to_fill
+    from ..predict.classifier import record_finder_inputs
     from ..preprocess import tile_grid
 
     finders = {**finder_meta(trails=settings.trails, keys=settings.finders), "fill_dark_halos": settings.fill_dark_halos}
     for im, rec in zip(images, records):
-        exposure = record_exposure(rec, bands)
-        im.halos, found = halos_to_fill(exposure, finders)
-        im.finder_scores = record_finder_scores(rec, bands, tile_grid(im.shape, tile=settings.tile), finders,
-                                                min_fraction=settings.min_fraction, exposure=exposure, found=found)
+        im.halos, im.finder_scores = record_finder_inputs(rec, bands, tile_grid(im.shape, tile=settings.tile), finders,
+                                                          min_fraction=settings.min_fraction)
 
 
 def _validate(model, images: list[_Image], meta: dict, settings: ClassifierTrainSettings) -> dict:
