@@ -16,10 +16,17 @@ a sigma; averaged over a block it is many. So:
    bump (equivalent radius ``min_radius_px`` to ``max_radius_px``), roundish (box sides
    within ``max_elongation`` of each other, unless cut by the CCD's edge), with their
    peak within ``max_edge_px`` of an edge and at least ``min_peak``;
-5. the box is that of the region's blocks at least ``extent_fraction`` of its peak.
+5. the box is that of the region's blocks at least ``extent_fraction`` of its peak;
+6. not crowded: the wings of stars and galaxies, wider than the sources left out in 1.,
+   make bumps of the same size and level where sources are many. The box's *crowding* is
+   the fraction of its good pixels at least ``source_sigma`` above the box's median, the
+   mean over the bands (0.006 in empty sky; a bump raises the median, not the fraction).
+   On 96 simulated CCDs (seeds 14 and 10) the 10 true bumps had 0.007-0.054 and the median
+   false region 0.10.
 
-The score is ``significance / (significance + min_significance)``, the significance being
-the region's peak in units of the smoothed map's scatter. The sky itself is not Gaussian at
+The score is ``significance / (significance + min_significance) * (1 - crowding /
+max_crowding)``, the significance being the region's peak in units of the smoothed map's
+scatter; regions of crowding ``max_crowding`` or more are not reported. The sky itself is not Gaussian at
 that level (faint galaxies' wings, gradients): on simulated CCDs without a bump, regions
 reach 14-30 of those units about once per image, so a bump scores 0.5 only at
 ``min_significance`` (30) and those between ``min_peak`` and it are reported with scores
@@ -37,9 +44,10 @@ from scipy import ndimage
 from .._errors import quiet_runtime_warnings
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from .dark_halos import _smooth_sky, binned_sky
+from ..preprocess.normalise import noise_units
+from .dark_halos import IGNORED_BITS, _smooth_sky, binned_sky
 
-__all__ = ["TapeBumpSettings", "find_tape_bumps", "bump_map"]
+__all__ = ["TapeBumpSettings", "find_tape_bumps", "bump_map", "crowding"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class TapeBumpSettings:
     max_elongation: float = 1.8
     max_edge_px: float = 220.0
     extent_fraction: float = 0.35
+    max_crowding: float = 0.12
 
 
 def bump_map(exposure: Exposure, settings: TapeBumpSettings | None = None) -> np.ndarray:
@@ -83,6 +92,19 @@ def bump_map(exposure: Exposure, settings: TapeBumpSettings | None = None) -> np
                       / np.maximum(weight, 1e-9), 0.0)
     scatter = 1.4826 * float(np.median(np.abs(smooth[weight > 0.3]))) if (weight > 0.3).any() else 1.0
     return smooth / max(scatter, 1e-12)
+
+
+def crowding(exposure: Exposure, box: tuple[int, int, int, int], sigma: float) -> float:
+    """The fraction of the good pixels of ``box`` (x0, y0, x1, y1) at least ``sigma`` (noise
+    units) above the box's median, the mean over the bands (NaN-free: 0 where none is good)."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    fractions = []
+    for b in range(len(exposure.bands)):
+        values, ignored = noise_units(exposure, b, ignored_bits=IGNORED_BITS, rows=slice(y0, y1))
+        values = values[:, x0:x1][~ignored[:, x0:x1] & np.isfinite(values[:, x0:x1])]
+        if values.size:
+            fractions.append(float(np.mean(values > np.median(values) + sigma)))
+    return float(np.mean(fractions)) if fractions else 0.0
 
 
 def find_tape_bumps(exposure: Exposure, settings: TapeBumpSettings | None = None) -> list[Artifact]:
@@ -119,6 +141,9 @@ def find_tape_bumps(exposure: Exposure, settings: TapeBumpSettings | None = None
             rows, cols = np.flatnonzero(core.any(axis=1)), np.flatnonzero(core.any(axis=0))
             x0, x1 = (sl[1].start + cols[0]) * s.bin, min((sl[1].start + cols[-1] + 1) * s.bin, nx)
             y0, y1 = (sl[0].start + rows[0]) * s.bin, min((sl[0].start + rows[-1] + 1) * s.bin, ny)
-            out.append(Artifact.from_box(exposure.name, x0, y0, x1, y1, score=peak / (peak + s.min_significance),
-                                         category="tape-bump"))
+            crowded = crowding(exposure, (x0, y0, x1, y1), s.source_sigma)
+            if crowded >= s.max_crowding:
+                continue
+            score = peak / (peak + s.min_significance) * (1.0 - crowded / s.max_crowding)
+            out.append(Artifact.from_box(exposure.name, x0, y0, x1, y1, score=score, category="tape-bump"))
     return sorted(out, key=lambda a: -a.score)
