@@ -8,8 +8,10 @@ perceptron that looks again at each region the network found, in the binned view
 network saw, and gives the probability of each category and of ``none`` (not an
 artifact, or a box that would not match one). The region's category becomes the namer's
 most probable category and its score ``1 - P(none)``; a second category as probable as
-``second_fraction`` of the first adds a second box (COCO counts a detection per category,
-so an ambiguous region can still be found under its right name).
+``second_fraction`` of the first adds a second box scored by the namer's probability of
+that category (COCO counts a detection per category, so an ambiguous region can still be
+found under its right name; a second name is never more probable than a half, so the
+detector's default threshold of 0.5 never shows one).
 
 Its inputs (:func:`region_features`, :data:`FEATURES`) are measured on the candidate's
 box: its size, shape and place on the CCD, the network's probability of every category
@@ -236,7 +238,7 @@ def name_regions(namer: _Namer, prob: np.ndarray, image: np.ndarray, boxes: np.n
             if rank == 1 and row[c] < namer.second_fraction * row[order[0]]:
                 break
             out_b.append(box)
-            out_s.append(score * float(row[c]) / float(row[order[0]]))
+            out_s.append(score if rank == 0 else float(row[c]))
             out_l.append(classes.index(names[c]) + 1)
     if not out_b:
         return np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
