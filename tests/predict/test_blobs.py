@@ -121,3 +121,41 @@ def test_blobs_beside_a_trail_are_its_lights_and_blobs_on_a_ghost_are_the_ghosts
     ray = Artifact.from_box("e", 0, 0, 3, 1, score=0.9, category="cosmic-ray")
     spot = Artifact.from_box("e", -2, -2, 6, 4, score=0.9, category="other")  # wider than the ray it lies on
     assert _apart_from(lights + [spot], [ghost, ray]) == [lights[0], lights[2]]
+
+
+def _light(x, y, score=0.8, half=4.0):
+    from spacejunk.io import Artifact
+
+    return Artifact.from_box("e", x - half, y - half, x + half, y + half, score=score, category="other")
+
+
+def test_blobs_lined_up_across_the_ccd_are_an_airplanes_lights():
+    from spacejunk.predict.blobs import LightRowSettings, lights_in_a_row
+
+    # six lights along the line from (0, 100) to (512, 900) of a 1024 x 512 CCD, 15 px
+    # either side of it (wing-tip lights), spread over 0.8 of its length; two odd blobs elsewhere
+    xs = np.linspace(51, 461, 6)
+    row = [_light(x + (15 if k % 2 else -15) * 0.84, 100 + x * 800 / 512 - (15 if k % 2 else -15) * 0.54,
+                  score=0.3 + 0.1 * k) for k, x in enumerate(xs)]
+    strays = [_light(400, 200), _light(100, 800)]
+    planes, others = lights_in_a_row(row + strays, SHAPE)
+    assert others == strays
+    assert len(planes) == 1 and planes[0].category == "airplane"
+    assert planes[0].box == (min(a.xmin for a in row), min(a.ymin for a in row),
+                             max(a.xmax for a in row), max(a.ymax for a in row))
+    assert planes[0].score == pytest.approx(0.55)  # the median of 0.3 ... 0.8
+    # too few lights, too short a stretch of the line, or too far from one line: no airplane
+    assert lights_in_a_row(row[:3] + strays, SHAPE)[0] == []
+    assert lights_in_a_row(row, SHAPE, LightRowSettings(min_span=0.9))[0] == []
+    assert lights_in_a_row(row, SHAPE, LightRowSettings(max_offset=10.0))[0] == []
+    assert lights_in_a_row([], SHAPE) == ([], [])
+
+
+def test_the_detector_reports_lights_in_a_row_as_an_airplane(detect_with_finders):
+    # seven lights in g only (an airplane is seen in one exposure), 2.5 px, 12 sigma, across
+    # the CCD from (40, 60) to (470, 960): no trail finder here, so only the row tells
+    lights = [(40 + t * 430, 60 + t * 900, 2.5, 2.5, (12.0, 0.0, 0.0)) for t in np.linspace(0, 1, 7)]
+    found = detect_with_finders(_image(lights + [(150, 500, 6.0, 4.0, (0.0, 5.0, 0.0))]), ["blobs"])
+    assert sorted(a.category for a in found) == ["airplane", "other", "satellite"]  # and its second name
+    plane = [a for a in found if a.category == "airplane"][0]
+    assert box_iou(_boxes([plane]), np.array([[40, 60, 470, 960]]))[0, 0] > 0.8

@@ -47,7 +47,7 @@ from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..preprocess.normalise import bin_image, noise_units
 
-__all__ = ["BlobSettings", "find_blobs", "significance_maps"]
+__all__ = ["BlobSettings", "LightRowSettings", "find_blobs", "lights_in_a_row", "significance_maps"]
 
 #: Pixels left out (set to the sky in every band).
 IGNORED_BITS = (DESDM_BITS["BPM"] | DESDM_BITS["SATURATE"] | DESDM_BITS["CRAY"] | DESDM_BITS["TRAIL"]
@@ -233,3 +233,70 @@ def _blob_box(z: np.ndarray, smooth: np.ndarray, py: int, px: int, peak: float, 
     hy, hx = factor * math.sqrt(sy2) * grid, factor * math.sqrt(sx2) * grid
     cy, cx = (y0 + cy + 0.5) * grid, (x0 + cx + 0.5) * grid
     return cx - hx, cy - hy, cx + hx, cy + hy
+
+
+@dataclass(frozen=True)
+class LightRowSettings:
+    """When odd blobs are an airplane's blinking lights (:func:`lights_in_a_row`)."""
+
+    min_lights: int = 4
+    max_offset: float = 25.0
+    min_span: float = 0.6
+
+
+def _chord(point: np.ndarray, direction: np.ndarray, shape: tuple[int, int]) -> float:
+    """Length of the line through ``point`` along the unit ``direction`` within an image of ``shape``."""
+    lo, hi = -np.inf, np.inf
+    for k, size in ((0, shape[1]), (1, shape[0])):  # x, then y
+        if abs(direction[k]) > 1e-9:
+            a, b = sorted(((0.0 - point[k]) / direction[k], (size - point[k]) / direction[k]))
+            lo, hi = max(lo, a), min(hi, b)
+        elif not 0.0 <= point[k] <= size:
+            return 0.0
+    return max(hi - lo, 0.0)
+
+
+def lights_in_a_row(blobs: list[Artifact], shape: tuple[int, int], settings: LightRowSettings | None = None
+                    ) -> tuple[list[Artifact], list[Artifact]]:
+    """Odd blobs lined up across the CCD are an airplane's blinking lights.
+
+    An airplane's lights blink every 40-400 px along its path, in one exposure (band) only;
+    where the trail finder misses the path (the lights are too few or too far apart for its
+    dashes), the blob finder still finds each light as an odd blob. Here the largest set of
+    at least ``min_lights`` blobs whose centres lie within ``max_offset`` px of one straight
+    line (a pair of wing-tip lights is 8-40 px apart), spread over at least ``min_span`` of
+    that line's length across the CCD, becomes an ``airplane`` (the box of its lights, the
+    median of their scores); then the next, from the blobs left.
+
+    Returns
+    -------
+    airplanes, others : list of Artifact
+        The rows of lights, and the blobs in none.
+    """
+    s = settings or LightRowSettings()
+    left = list(blobs)
+    rows: list[Artifact] = []
+    while len(left) >= s.min_lights:
+        centres = np.array([((a.xmin + a.xmax) / 2, (a.ymin + a.ymax) / 2) for a in left], np.float64)
+        best = None
+        for i in range(len(left) - 1):
+            d = centres[i + 1:] - centres[i]
+            length = np.hypot(d[:, 0], d[:, 1])
+            for j in np.flatnonzero(length >= 1.0):
+                u = d[j] / length[j]
+                rel = centres - centres[i]
+                on = np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0]) <= s.max_offset
+                if on.sum() < s.min_lights or (best is not None and on.sum() <= best.sum()):
+                    continue
+                along = rel[on] @ u
+                if np.ptp(along) >= s.min_span * _chord(centres[i], u, shape):
+                    best = on
+        if best is None:
+            break
+        lights = [a for a, b in zip(left, best) if b]
+        rows.append(Artifact.from_box(lights[0].image, min(a.xmin for a in lights), min(a.ymin for a in lights),
+                                      max(a.xmax for a in lights), max(a.ymax for a in lights),
+                                      score=float(np.median([a.score for a in lights])), category="airplane"))
+        left = [a for a, b in zip(left, best) if not b]
+    return rows, left
+

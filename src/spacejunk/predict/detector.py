@@ -21,6 +21,7 @@ from ..models.registry import bundled_weights, load_checkpoint
 from ..preprocess.normalise import bin_image
 from ..preprocess.tiling import tile_fractions, tile_grid
 from ..stitch import box_intersections, merge_boxes
+from .blobs import lights_in_a_row
 from .edge_bleeds import relabel_edge_bleeds
 from .finders import FINDERS, run_finders
 from .namer import name_regions, namer_from_meta
@@ -560,6 +561,9 @@ def detect_exposure(
             found_here = _apart_from(found_here, [a for a in arts if a.category in _STREAK_HOSTS and a.score >= sure])
         if key == "blobs":  # last in FINDERS: one on another finder's artifact is a piece of that
             found_here = _apart_from(found_here, [a for a in arts if a.category in _BLOB_HOSTS])
+            # and blobs lined up across the CCD are the lights of an airplane the trails missed
+            rows, found_here = lights_in_a_row(found_here, exposure.shape)
+            arts = _alongside(arts, rows, "airplane", threshold)
         if key in _ALONGSIDE:
             arts = _alongside(arts, found_here, FINDERS[key][0], threshold, found_box=True)
         else:
