@@ -197,3 +197,17 @@ def test_trails_are_reported_under_the_other_trail_name_too():
     # copies of the artifacts given, not of each other's copies
     assert seconds == [("airplane", sat.box, 0.36), ("satellite", plane.box, 0.27)]
     assert max(s for *_, s in seconds) < 0.5  # never reported at the default threshold
+
+
+def test_an_arc_inside_a_ghosts_box_is_scored_as_its_rim():
+    from spacejunk.io import Artifact
+    from spacejunk.predict.detector import _rims_of_ghosts
+
+    ghost = Artifact.from_box("x", 0.0, 1000.0, 2048.0, 4096.0, score=0.7, category="ghost")
+    rim = Artifact.from_box("x", 0.0, 1010.0, 2048.0, 3500.0, score=0.99, category="bright-arc")
+    # 30 % inside the ghost's box: an arc beside it
+    beside = Artifact.from_box("x", 0.0, 0.0, 1000.0, 1430.0, score=0.9, category="bright-arc")
+    out = _rims_of_ghosts([rim, beside, ghost])
+    assert [(a.category, a.box, round(a.score, 3)) for a in out] == [
+        ("bright-arc", beside.box, 0.9), ("ghost", ghost.box, 0.7), ("bright-arc", rim.box, 0.297)]
+    assert _rims_of_ghosts([rim, beside]) == [rim, beside]  # no ghost: unchanged

@@ -391,6 +391,29 @@ def _apart_from(artifacts: list[Artifact], others: list[Artifact], max_fraction:
     return [x for x, c in zip(artifacts, covered) if c < max_fraction]
 
 
+#: A bright arc whose box lies this much inside a ghost's is most often that ghost's rim,
+#: which the namer calls an arc: its score is multiplied by ``_RIM_FACTOR`` (stop 36: on
+#: seeds 10 and 14, the 3 arcs inside a ghost's box were all false, the 4 true ones inside none).
+_RIM_COVER, _RIM_FACTOR = 0.8, 0.3
+
+
+def _rims_of_ghosts(artifacts: list[Artifact]) -> list[Artifact]:
+    """``artifacts`` with each bright arc lying ``_RIM_COVER`` or more inside a ghost's box
+    scored ``_RIM_FACTOR`` of its score (under the default threshold; still ranked)."""
+    arcs = [k for k, a in enumerate(artifacts) if a.category == "bright-arc"]
+    ghosts = [a.box for a in artifacts if a.category == "ghost"]
+    if not arcs or not ghosts:
+        return artifacts
+    inter, area_arc, _ = box_intersections(np.array([artifacts[k].box for k in arcs], np.float64),
+                                           np.array(ghosts, np.float64))
+    inside = (inter / np.maximum(area_arc[:, None], 1e-9)).max(axis=1) >= _RIM_COVER
+    out = list(artifacts)
+    for k, rim in zip(arcs, inside):
+        if rim:
+            out[k] = replace(out[k], score=out[k].score * _RIM_FACTOR)
+    return sorted(out, key=lambda a: -a.score)
+
+
 def _in_place_of(artifacts: list[Artifact], found: list[Artifact], categories: str | tuple[str, ...],
                  threshold: float | None) -> list[Artifact]:
     """``artifacts`` with those of ``categories`` replaced by a finder's (``found``, at least
@@ -568,7 +591,7 @@ def detect_exposure(
             arts = _alongside(arts, found_here, FINDERS[key][0], threshold, found_box=True)
         else:
             arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
-    arts = _second_names(arts, threshold)
+    arts = _second_names(_rims_of_ghosts(arts), threshold)
     if not arts:
         warnings.warn(f"no artifact found in {exposure.name}", NoArtifactsWarning, stacklevel=2)
     return arts
