@@ -132,10 +132,10 @@ def _light(x, y, score=0.8, half=4.0):
 def test_blobs_lined_up_across_the_ccd_are_an_airplanes_lights():
     from spacejunk.predict.blobs import LightRowSettings, lights_in_a_row
 
-    # six lights along the line from (0, 100) to (512, 900) of a 1024 x 512 CCD, 15 px
+    # ten lights along the line from (0, 100) to (512, 900) of a 1024 x 512 CCD, 8 px
     # either side of it (wing-tip lights), spread over 0.8 of its length; two odd blobs elsewhere
-    xs = np.linspace(51, 461, 6)
-    row = [_light(x + (15 if k % 2 else -15) * 0.84, 100 + x * 800 / 512 - (15 if k % 2 else -15) * 0.54,
+    xs = np.linspace(51, 461, 10)
+    row = [_light(x + (8 if k % 2 else -8) * 0.84, 100 + x * 800 / 512 - (8 if k % 2 else -8) * 0.54,
                   score=0.3 + 0.1 * k) for k, x in enumerate(xs)]
     strays = [_light(400, 200), _light(100, 800)]
     planes, others = lights_in_a_row(row + strays, SHAPE)
@@ -143,18 +143,39 @@ def test_blobs_lined_up_across_the_ccd_are_an_airplanes_lights():
     assert len(planes) == 1 and planes[0].category == "airplane"
     assert planes[0].box == (min(a.xmin for a in row), min(a.ymin for a in row),
                              max(a.xmax for a in row), max(a.ymax for a in row))
-    assert planes[0].score == pytest.approx(0.55)  # the median of 0.3 ... 0.8
+    assert planes[0].score == pytest.approx(0.75)  # the median of 0.3 ... 1.2
     # too few lights, too short a stretch of the line, or too far from one line: no airplane
     assert lights_in_a_row(row[:3] + strays, SHAPE)[0] == []
     assert lights_in_a_row(row, SHAPE, LightRowSettings(min_span=0.9))[0] == []
-    assert lights_in_a_row(row, SHAPE, LightRowSettings(max_offset=10.0))[0] == []
+    # on a curve (100 px off the line at its ends) no four lie on one line long enough
+    bend = [400 * (t - 0.5) ** 2 for t in np.linspace(0, 1, len(row))]
+    curve = [_light(a.x + 0.84 * b, a.y - 0.54 * b) for a, b in zip(row, bend)]
+    assert lights_in_a_row(curve, SHAPE)[0] == []
     assert lights_in_a_row([], SHAPE) == ([], [])
 
 
+def test_blobs_strewn_at_random_make_no_row_and_a_row_among_them_is_found():
+    from spacejunk.predict.blobs import LightRowSettings, lights_in_a_row
+
+    shape = (4096, 2048)
+    rng = np.random.default_rng(1)
+    strewn = [_light(x, y) for x, y in zip(rng.uniform(0, 2048, 100), rng.uniform(0, 4096, 100))]
+    # without the test of chance, 100 random blobs line up in rows of four
+    assert lights_in_a_row(strewn, shape, LightRowSettings(false_rows=1e9))[0] != []
+    assert lights_in_a_row(strewn, shape) == ([], strewn)
+    # 20 lights in a row among them: a row as full is not expected by chance
+    row = [_light(100 + 1800 * t, 4000 - 3900 * t) for t in np.linspace(0, 1, 20)]
+    planes, others = lights_in_a_row(strewn + row, shape)
+    assert len(planes) == 1 and len(others) >= 95  # the row, and any random blob on its line
+    assert not any(a in others for a in row)
+    assert planes[0].box[0] <= 96 and planes[0].box[2] >= 1904
+    assert lights_in_a_row(strewn + row, shape, LightRowSettings(max_blobs=100)) == ([], strewn + row)
+
+
 def test_the_detector_reports_lights_in_a_row_as_an_airplane(detect_with_finders):
-    # seven lights in g only (an airplane is seen in one exposure), 2.5 px, 12 sigma, across
+    # eight lights in g only (an airplane is seen in one exposure), 2.5 px, 12 sigma, across
     # the CCD from (40, 60) to (470, 960): no trail finder here, so only the row tells
-    lights = [(40 + t * 430, 60 + t * 900, 2.5, 2.5, (12.0, 0.0, 0.0)) for t in np.linspace(0, 1, 7)]
+    lights = [(40 + t * 430, 60 + t * 900, 2.5, 2.5, (12.0, 0.0, 0.0)) for t in np.linspace(0, 1, 8)]
     found = detect_with_finders(_image(lights + [(150, 500, 6.0, 4.0, (0.0, 5.0, 0.0))]), ["blobs"])
     assert sorted(a.category for a in found) == ["airplane", "other", "satellite"]  # and its second name
     plane = [a for a in found if a.category == "airplane"][0]

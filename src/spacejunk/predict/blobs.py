@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.stats import mad_std
 from scipy import ndimage
+from scipy.stats import poisson
 
 from .._errors import quiet_runtime_warnings
 from ..categories import DESDM_BITS
@@ -242,6 +243,8 @@ class LightRowSettings:
     min_lights: int = 4
     max_offset: float = 25.0
     min_span: float = 0.6
+    false_rows: float = 0.05
+    max_blobs: int = 200
 
 
 def _chord(point: np.ndarray, direction: np.ndarray, shape: tuple[int, int]) -> float:
@@ -266,7 +269,12 @@ def lights_in_a_row(blobs: list[Artifact], shape: tuple[int, int], settings: Lig
     at least ``min_lights`` blobs whose centres lie within ``max_offset`` px of one straight
     line (a pair of wing-tip lights is 8-40 px apart), spread over at least ``min_span`` of
     that line's length across the CCD, becomes an ``airplane`` (the box of its lights, the
-    median of their scores); then the next, from the blobs left.
+    median of their scores); then the next, from the blobs left. Blobs strewn at random
+    line up too where they are many, so a row must also be unlikely by chance: of the
+    ``n (n - 1) / 2`` lines through two of ``n`` blobs, fewer than ``false_rows`` should
+    hold as many more in their strip when the blobs are strewn at random (Poisson, of mean
+    ``n`` times the strip's share of the CCD). A CCD with more than ``max_blobs`` odd blobs
+    has no row (and the search, quadratic in them, is not made).
 
     Returns
     -------
@@ -276,21 +284,28 @@ def lights_in_a_row(blobs: list[Artifact], shape: tuple[int, int], settings: Lig
     s = settings or LightRowSettings()
     left = list(blobs)
     rows: list[Artifact] = []
+    if len(left) > s.max_blobs:
+        return rows, left
     while len(left) >= s.min_lights:
         centres = np.array([((a.xmin + a.xmax) / 2, (a.ymin + a.ymax) / 2) for a in left], np.float64)
-        best = None
-        for i in range(len(left) - 1):
+        best, most = None, s.min_lights - 1
+        for i in range(len(left) - 1):  # the lines through blob i and each later one, at once
             d = centres[i + 1:] - centres[i]
             length = np.hypot(d[:, 0], d[:, 1])
-            for j in np.flatnonzero(length >= 1.0):
-                u = d[j] / length[j]
-                rel = centres - centres[i]
-                on = np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0]) <= s.max_offset
-                if on.sum() < s.min_lights or (best is not None and on.sum() <= best.sum()):
-                    continue
-                along = rel[on] @ u
-                if np.ptp(along) >= s.min_span * _chord(centres[i], u, shape):
-                    best = on
+            u = d[length >= 1.0] / length[length >= 1.0, None]
+            rel = centres - centres[i]
+            on = np.abs(rel[None, :, 0] * u[:, 1, None] - rel[None, :, 1] * u[:, 0, None]) <= s.max_offset
+            counts = on.sum(axis=1)
+            for j in np.argsort(-counts, kind="stable"):  # the most lights first, then the first line
+                if counts[j] <= most:
+                    break
+                chord = _chord(centres[i], u[j], shape)
+                mean = len(left) * 2 * s.max_offset * chord / (shape[0] * shape[1])
+                lines = len(left) * (len(left) - 1) / 2
+                if (np.ptp(rel[on[j]] @ u[j]) >= s.min_span * chord
+                        and lines * poisson.sf(counts[j] - 3, mean) < s.false_rows):
+                    best, most = on[j], int(counts[j])
+                    break
         if best is None:
             break
         lights = [a for a, b in zip(left, best) if b]

@@ -393,7 +393,8 @@ def _apart_from(artifacts: list[Artifact], others: list[Artifact], max_fraction:
 
 #: A bright arc whose box lies this much inside a ghost's is most often that ghost's rim,
 #: which the namer calls an arc: its score is multiplied by ``_RIM_FACTOR`` (stop 36: on
-#: seeds 10 and 14, the 3 arcs inside a ghost's box were all false, the 4 true ones inside none).
+#: seeds 10, 14 and 8, the 3 arcs inside a ghost's box were all false, the 7 true ones
+#: inside none).
 _RIM_COVER, _RIM_FACTOR = 0.8, 0.3
 
 

@@ -26,11 +26,12 @@ a sigma; averaged over a block it is many. So:
 
 The score is ``significance / (significance + min_significance) * (1 - crowding /
 max_crowding)``, the significance being the region's peak in units of the smoothed map's
-scatter; regions of crowding ``max_crowding`` or more are not reported. The sky itself is not Gaussian at
-that level (faint galaxies' wings, gradients): on simulated CCDs without a bump, regions
-reach 14-30 of those units about once per image, so a bump scores 0.5 only at
-``min_significance`` (30) and those between ``min_peak`` and it are reported with scores
-under 0.5 (kept by ``spacejunk evaluate detector``'s low threshold, not by ``detect``'s).
+scatter; regions of crowding ``max_crowding`` or more are not reported. The sky itself is
+not Gaussian at that level (faint galaxies' wings, gradients): on simulated CCDs without
+a bump, regions reach 14-30 of those units about once per image, so a bump scores 0.5
+only at ``min_significance`` (30) and those between ``min_peak`` and it are reported with
+scores under 0.5 (kept by ``spacejunk evaluate detector``'s low threshold, not by
+``detect``'s).
 """
 
 from __future__ import annotations
