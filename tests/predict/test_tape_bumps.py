@@ -5,7 +5,7 @@ import pytest
 
 from spacejunk.evaluate.coco import box_iou
 from spacejunk.io import Exposure
-from spacejunk.predict.tape_bumps import TapeBumpSettings, crowding, find_tape_bumps
+from spacejunk.predict.tape_bumps import TapeBumpSettings, bump_map, crowding, find_tape_bumps
 from spacejunk.simulate import simulate_image
 
 SHAPE = (1024, 512)
@@ -77,3 +77,24 @@ def test_a_bump_among_many_sources_is_their_wings_and_not_reported():
     assert len(alone) == len(found) == 1
     assert found[0].score == pytest.approx(alone[0].score * (1 - 0.022 / 0.12), abs=0.03)
     assert find_tape_bumps(crowded, TapeBumpSettings(max_crowding=0.02)) == []
+
+
+def test_a_bump_that_a_band_does_not_see_is_not_a_tape_bump():
+    from spacejunk.categories import DESDM_BITS
+    from spacejunk.predict.tape_bumps import band_levels
+
+    both = _bump_image(80, 500, 1.0)
+    found = find_tape_bumps(both)
+    assert len(found) == 1
+    levels = band_levels(both, found[0].box, 2.5)
+    assert np.all(levels > 0.3) and abs(levels[0] - levels[1]) < 0.1  # about half a sigma in each band
+    # r flagged bad around the bump: the bump is still found in g, but r cannot confirm it
+    msk = both.msk.copy()
+    msk[1, 380:620, :] = DESDM_BITS["BPM"]
+    blind = Exposure("e", both.bands, both.sci, msk, both.wgt)
+    assert np.isnan(band_levels(blind, found[0].box, 2.5)[1])
+    assert bump_map(blind).max() > TapeBumpSettings().min_peak  # g alone shows it as clearly
+    assert find_tape_bumps(blind) == []
+    # a band that shows nothing there measures nothing
+    flat = Exposure("e", both.bands, np.stack([both.sci[0], _bump_image(80, 500, 0.0).sci[1]]), both.msk, both.wgt)
+    assert abs(band_levels(flat, found[0].box, 2.5)[1]) < 0.05
