@@ -289,6 +289,8 @@ def lights_in_a_row(blobs: list[Artifact], shape: tuple[int, int], settings: Lig
     while len(left) >= s.min_lights:
         centres = np.array([((a.xmin + a.xmax) / 2, (a.ymin + a.ymax) / 2) for a in left], np.float64)
         best, most = None, s.min_lights - 1
+        lines = len(left) * (len(left) - 1) / 2
+        per_px = len(left) * 2 * s.max_offset / (shape[0] * shape[1])  # blobs expected in the strip, per px of it
         for i in range(len(left) - 1):  # the lines through blob i and each later one, at once
             d = centres[i + 1:] - centres[i]
             length = np.hypot(d[:, 0], d[:, 1])
@@ -300,10 +302,8 @@ def lights_in_a_row(blobs: list[Artifact], shape: tuple[int, int], settings: Lig
                 if counts[j] <= most:
                     break
                 chord = _chord(centres[i], u[j], shape)
-                mean = len(left) * 2 * s.max_offset * chord / (shape[0] * shape[1])
-                lines = len(left) * (len(left) - 1) / 2
                 if (np.ptp(rel[on[j]] @ u[j]) >= s.min_span * chord
-                        and lines * poisson.sf(counts[j] - 3, mean) < s.false_rows):
+                        and lines * poisson.sf(counts[j] - 3, per_px * chord) < s.false_rows):
                     best, most = on[j], int(counts[j])
                     break
         if best is None:

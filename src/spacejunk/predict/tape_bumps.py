@@ -54,7 +54,7 @@ from ..io.exposure import Exposure
 from ..preprocess.normalise import noise_units
 from .dark_halos import IGNORED_BITS, _smooth_sky, binned_sky
 
-__all__ = ["TapeBumpSettings", "find_tape_bumps", "bump_map", "crowding", "band_levels"]
+__all__ = ["TapeBumpSettings", "find_tape_bumps", "bump_map", "crowding", "band_levels", "box_statistics"]
 
 
 @dataclass(frozen=True)
@@ -102,38 +102,42 @@ def bump_map(exposure: Exposure, settings: TapeBumpSettings | None = None) -> np
     return smooth / max(scatter, 1e-12)
 
 
-def crowding(exposure: Exposure, box: tuple[int, int, int, int], sigma: float) -> float:
-    """The fraction of the good pixels of ``box`` (x0, y0, x1, y1) at least ``sigma`` (noise
-    units) above the box's median, the mean over the bands (NaN-free: 0 where none is good)."""
-    x0, y0, x1, y1 = (int(v) for v in box)
-    fractions = []
-    for b in range(len(exposure.bands)):
-        values, ignored = noise_units(exposure, b, ignored_bits=IGNORED_BITS, rows=slice(y0, y1))
-        values = values[:, x0:x1][~ignored[:, x0:x1] & np.isfinite(values[:, x0:x1])]
-        if values.size:
-            fractions.append(float(np.mean(values > np.median(values) + sigma)))
-    return float(np.mean(fractions)) if fractions else 0.0
-
-
-def band_levels(exposure: Exposure, box: tuple[int, int, int, int], sigma: float) -> np.ndarray:
-    """Per band, the median of the good pixels of ``box`` (x0, y0, x1, y1) under ``sigma``
-    (sources left out) less that of the frame around it (the box grown by its own width and
-    height, cut by the image), in noise units; NaN where either has 50 good pixels or fewer."""
+def box_statistics(exposure: Exposure, box: tuple[int, int, int, int], sigma: float) -> tuple[float, np.ndarray]:
+    """The :func:`crowding` and the :func:`band_levels` of ``box`` (x0, y0, x1, y1), from one
+    read of each band's rows around it (the box grown by its own width and height, cut by
+    the image)."""
     x0, y0, x1, y1 = (int(v) for v in box)
     ny, nx = exposure.shape
     w, h = x1 - x0, y1 - y0
     fx0, fy0, fx1, fy1 = max(x0 - w, 0), max(y0 - h, 0), min(x1 + w, nx), min(y1 + h, ny)
     inner = np.zeros((fy1 - fy0, fx1 - fx0), bool)
     inner[y0 - fy0:y1 - fy0, x0 - fx0:x1 - fx0] = True
+    fractions = []
     levels = np.full(len(exposure.bands), np.nan)
     for b in range(len(exposure.bands)):
         values, ignored = noise_units(exposure, b, ignored_bits=IGNORED_BITS, rows=slice(fy0, fy1))
         values = values[:, fx0:fx1]
-        good = ~ignored[:, fx0:fx1] & np.isfinite(values) & (values < sigma)
-        box_values, frame_values = values[good & inner], values[good & ~inner]
+        good = ~ignored[:, fx0:fx1] & np.isfinite(values)
+        in_box = values[good & inner]
+        if in_box.size:
+            fractions.append(float(np.mean(in_box > np.median(in_box) + sigma)))
+        box_values, frame_values = in_box[in_box < sigma], values[good & ~inner & (values < sigma)]
         if box_values.size > 50 and frame_values.size > 50:
             levels[b] = np.median(box_values) - np.median(frame_values)
-    return levels
+    return (float(np.mean(fractions)) if fractions else 0.0), levels
+
+
+def crowding(exposure: Exposure, box: tuple[int, int, int, int], sigma: float) -> float:
+    """The fraction of the good pixels of ``box`` (x0, y0, x1, y1) at least ``sigma`` (noise
+    units) above the box's median, the mean over the bands (NaN-free: 0 where none is good)."""
+    return box_statistics(exposure, box, sigma)[0]
+
+
+def band_levels(exposure: Exposure, box: tuple[int, int, int, int], sigma: float) -> np.ndarray:
+    """Per band, the median of the good pixels of ``box`` (x0, y0, x1, y1) under ``sigma``
+    (sources left out) less that of the frame around it (the box grown by its own width and
+    height, cut by the image), in noise units; NaN where either has 50 good pixels or fewer."""
+    return box_statistics(exposure, box, sigma)[1]
 
 
 def find_tape_bumps(exposure: Exposure, settings: TapeBumpSettings | None = None) -> list[Artifact]:
@@ -170,12 +174,10 @@ def find_tape_bumps(exposure: Exposure, settings: TapeBumpSettings | None = None
             rows, cols = np.flatnonzero(core.any(axis=1)), np.flatnonzero(core.any(axis=0))
             x0, x1 = (sl[1].start + cols[0]) * s.bin, min((sl[1].start + cols[-1] + 1) * s.bin, nx)
             y0, y1 = (sl[0].start + rows[0]) * s.bin, min((sl[0].start + rows[-1] + 1) * s.bin, ny)
-            crowded = crowding(exposure, (x0, y0, x1, y1), s.source_sigma)
-            if crowded >= s.max_crowding:
+            crowded, levels = box_statistics(exposure, (x0, y0, x1, y1), s.source_sigma)
+            # NaN (a band with too few good pixels there) never passes
+            if crowded >= s.max_crowding or not np.all(sign * levels >= s.min_band_level):
                 continue
-            with quiet_runtime_warnings():  # NaN: a band sees nothing there
-                if not np.all(sign * band_levels(exposure, (x0, y0, x1, y1), s.source_sigma) >= s.min_band_level):
-                    continue
             score = peak / (peak + s.min_significance) * (1.0 - crowded / s.max_crowding)
             out.append(Artifact.from_box(exposure.name, x0, y0, x1, y1, score=score, category="tape-bump"))
     return sorted(out, key=lambda a: -a.score)
