@@ -339,6 +339,31 @@ def test_a_cosmic_ray_longer_than_the_growing_reach_is_one():
     assert 115 <= found[0].ymin <= 120 and 122 <= found[0].ymax <= 127  # the noise next to it may join
 
 
+def test_a_long_curled_cosmic_ray_is_found_and_a_noise_pixel_beside_a_cluster_is_not_its():
+    from spacejunk.io import Exposure
+
+    rng = np.random.default_rng(4)
+    ny, nx = 400, 400
+    sci = rng.normal(100.0, 10.0, (3, ny, nx)).astype(np.float32)
+    # a worm: a quarter circle of radius 150 px, 2 px wide, 300 e- (30 sigma) a pixel; its box
+    # holds 22,500 pixels, the track under 500 (a star's wing would fill its box)
+    t = np.linspace(0.0, np.pi / 2, 2000)
+    xs, ys = (200 + 150 * np.cos(t)).astype(int), (50 + 150 * np.sin(t)).astype(int)
+    track = np.zeros((ny, nx), bool)
+    track[ys, xs] = track[ys + 1, xs] = True
+    sci[0][track] += 300.0
+    # a cluster of 3 x 3 pixels, and 2 px above it a lone pixel at 4 sigma
+    sci[1, 300:303, 60:63] += 1000.0
+    sci[1, 305, 61] = 140.0
+    found = find_cosmic_rays(Exposure("e", ("g", "r", "i"), sci, np.zeros(sci.shape, np.int32), np.ones_like(sci)))
+    boxes = sorted((a.xmin, a.ymin, a.xmax, a.ymax) for a in found)
+    assert len(boxes) == 2
+    cluster, worm = boxes
+    assert cluster == (60.0, 300.0, 63.0, 303.0)
+    rows, cols = np.nonzero(track)
+    assert np.allclose(worm, (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1), atol=2)
+
+
 def test_classifier_tiles_on_a_trail_score_at_least_the_trail(satellite_image):
     from spacejunk.predict.classifier import classify_exposure
     from spacejunk.predict.trails import Trail

@@ -12,8 +12,12 @@ For every band:
    (a star's core is a smooth hill, a cosmic ray a spike or a thin track);
 4. it is *in one band* when no other band holds more than ``max_other_ratio`` of its
    peak around the same pixel (a star of any colour shows in the other bands);
-5. the artifact is the group of pixels above ``grow_sigma`` connected to a kept seed,
-   boxed, scored by its peak: ``peak / (peak + seed_sigma)`` (0.5 at the limit).
+5. the artifact is the group of pixels above ``grow_sigma`` connected to a kept seed
+   (pieces of a track a pixel or two apart joined when the piece reaches
+   ``bridge_sigma``: a lone noise pixel beside a small cluster is not the cluster's),
+   boxed, scored by its peak: ``peak / (peak + seed_sigma)`` (0.5 at the limit); a group
+   of more than ``max_pixels`` pixels is the wing of something else. A track is thin:
+   its box may be large (a worm curls over a few hundred pixels) while the track holds few.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class CosmicRaySettings:
 
     seed_sigma: float = 8.0
     grow_sigma: float = 3.0
+    bridge_sigma: float = 5.0
     window: int = 5
     max_median_ratio: float = 0.15
     max_other_ratio: float = 0.2
@@ -57,16 +62,29 @@ def _window_values(image: np.ndarray, ys: np.ndarray, xs: np.ndarray, half: int)
     return image[yy, xx].reshape(len(ys), -1)
 
 
-def _grow(image: np.ndarray, y: int, x: int, level: float, reach: int = 200) -> tuple[int, int, int, int]:
-    """Box (x0, y0, x1, y1) of the pixels above ``level`` 8-connected to (y, x), looked for within ``reach``."""
+def _grow(image: np.ndarray, y: int, x: int, level: float, bridge: float,
+          reach: int = 200) -> tuple[tuple[int, int, int, int], int]:
+    """Box (x0, y0, x1, y1) and number of pixels of the track through (y, x).
+
+    The track is the pixels above ``level`` 8-connected to (y, x), looked for within
+    ``reach``; pieces of it a gap of a pixel or two apart are joined when the piece holds
+    a pixel above ``bridge`` (a track fading for a pixel or two), not when it is a lone
+    noise pixel above ``level``.
+    """
     ny, nx = image.shape
     y0, y1, x0, x1 = max(y - reach, 0), min(y + reach + 1, ny), max(x - reach, 0), min(x + reach + 1, nx)
-    above = image[y0:y1, x0:x1] > level
-    # a track fading below the level for a pixel or two is still one track
-    lab, _ = ndimage.label(ndimage.binary_dilation(above, structure=np.ones((3, 3), bool)),
-                           structure=np.ones((3, 3), bool))
-    rows, cols = np.nonzero((lab == lab[y - y0, x - x0]) & above)
-    return x0 + int(cols.min()), y0 + int(rows.min()), x0 + int(cols.max()) + 1, y0 + int(rows.max()) + 1
+    cut = image[y0:y1, x0:x1]
+    eight = np.ones((3, 3), bool)
+    pieces, n = ndimage.label(cut > level, structure=eight)
+    peaks = ndimage.maximum(cut, pieces, np.arange(1, n + 1))
+    strong = np.concatenate([[False], np.asarray(peaks) > bridge])
+    own = pieces[y - y0, x - x0]
+    strong[own] = True
+    kept = strong[pieces]
+    lab, _ = ndimage.label(ndimage.binary_dilation(kept, structure=eight), structure=eight)
+    rows, cols = np.nonzero((lab == lab[y - y0, x - x0]) & kept)
+    box = (x0 + int(cols.min()), y0 + int(rows.min()), x0 + int(cols.max()) + 1, y0 + int(rows.max()) + 1)
+    return box, len(rows)
 
 
 def find_cosmic_rays(exposure: Exposure, settings: CosmicRaySettings | None = None) -> list[Artifact]:
@@ -93,8 +111,8 @@ def find_cosmic_rays(exposure: Exposure, settings: CosmicRaySettings | None = No
                               < s.max_other_ratio * peaks[keep])
         boxes: dict[tuple[int, int, int, int], float] = {}
         for y, x, p in zip(ys[keep], xs[keep], peaks[keep]):
-            box = _grow(clean, int(y), int(x), s.grow_sigma)
-            if (box[2] - box[0]) * (box[3] - box[1]) > s.max_pixels:
+            box, n_pixels = _grow(clean, int(y), int(x), s.grow_sigma, s.bridge_sigma)
+            if n_pixels > s.max_pixels:
                 continue  # a region this large is the wing of something else
             boxes[box] = max(boxes.get(box, 0.0), float(p))
         # a track longer than _grow's reach is seen whole by none of its seeds: its pieces are one
