@@ -1,6 +1,7 @@
 """The straight-trail and cosmic-ray finders on small simulated images with known truth."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -337,6 +338,25 @@ def test_a_cosmic_ray_longer_than_the_growing_reach_is_one():
     assert len(found) == 1
     assert (found[0].xmin, found[0].xmax) == (100.0, 600.0)
     assert 115 <= found[0].ymin <= 120 and 122 <= found[0].ymax <= 127  # the noise next to it may join
+
+
+def test_a_satellite_crossing_a_spray_is_not_one_of_its_rays():
+    # the trails found on a simulated CCD (seed 14, image 5): five rays of a spray whose
+    # star is near (1300, 2800), and a faint satellite across the CCD below them; its line
+    # meets the lowest ray's beyond both their ends, 18 degrees apart, as two rays would
+    rays = [Trail("g", x0, y0, x1, y1, 30.0, 20.0, 0.0, "ray") for x0, y0, x1, y1 in
+            [(28, 1440, 1319, 2486), (21, 1933, 1251, 2615), (10, 2518, 1249, 2833), (21, 1637, 1374, 2602),
+             (14, 2173, 1073, 2622)]]
+    satellite = Trail("i", 2043.0, 611.0, 2.0, 727.0, 8.0, 12.0)
+    single, fans = split_fans(rays + [satellite])
+    assert single == [satellite]
+    assert len(fans) == 1 and sorted(id(t) for t in fans[0]) == sorted(id(t) for t in rays)
+    # it is the test that leaves it out: without it the satellite is a ray of the fan
+    single, fans = split_fans(rays + [satellite], TrailSettings(fan_max_stray_deg=90.0))
+    assert single == [] and len(fans[0]) == 6
+    # a ray that stops part of the way is never left out so (a satellite is a line across the CCD)
+    single, fans = split_fans(rays + [replace(satellite, category="ray")])
+    assert single == [] and len(fans[0]) == 6
 
 
 def test_a_long_curled_cosmic_ray_is_found_and_a_noise_pixel_beside_a_cluster_is_not_its():

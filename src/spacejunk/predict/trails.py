@@ -134,6 +134,12 @@ class TrailSettings:
         (:func:`split_fans`). 8,000 px (6,000 before stop 34, which split a simulated
         spray's ray seen 6,300 px from its star off its fan; the real ``Rays`` regions
         reach 10,000 px).
+    fan_max_stray_deg : float
+        A satellite (a trail across the whole CCD) in a fan of three trails or more whose
+        line passes more than this angle, seen from its middle, off the point where the
+        other rays' lines meet (least squares) is a satellite crossing the spray, not a
+        ray of it: it meets one of the rays beyond their ends, but not the star they
+        point back to (:func:`split_fans`).
     cross_section : str
         ``"mean"`` (default) or ``"median"`` along the line, for the cross-section that gives
         a trail's offset and width: the median along a dashed trail (lights on less than
@@ -203,6 +209,7 @@ class TrailSettings:
     duplicate_px: float = 150.0
     fan_max_deg: float = 30.0
     fan_max_apex_px: float = 8000.0
+    fan_max_stray_deg: float = 15.0
     cross_section: str = "mean"
     refine_deg: float = 0.5
     rays: bool = True
@@ -790,7 +797,9 @@ def split_fans(trails: list[Trail], settings: TrailSettings | None = None) -> tu
     streaks that the Radon transform finds as trails; unlike satellites, they point
     back to one place. Two trails whose lines meet beyond or at an end of each, at an angle
     of at most ``fan_max_deg`` and within ``fan_max_apex_px`` of both, are rays of one
-    fan; fans sharing a ray are one. Dashed trails (airplanes) are never rays.
+    fan; fans sharing a ray are one. Dashed trails (airplanes) are never rays. A satellite
+    that meets a ray so but does not point back to where the fan's other rays meet
+    crosses the spray (``fan_max_stray_deg``) and is left out of it.
 
     Returns
     -------
@@ -817,8 +826,55 @@ def split_fans(trails: list[Trail], settings: TrailSettings | None = None) -> tu
     members: dict[int, list[Trail]] = {}
     for i in range(n):
         members.setdefault(root(i), []).append(trails[i])
-    single = [g[0] for g in members.values() if len(g) == 1]
-    return single, [g for g in members.values() if len(g) > 1]
+    fans = []
+    for group in members.values():
+        strays = {id(tr) for tr in _strays(group, s.fan_max_stray_deg)}
+        group = [tr for tr in group if id(tr) not in strays]
+        if len(group) > 1:
+            fans.append(group)
+    in_fans = {id(tr) for fan in fans for tr in fan}
+    return [tr for tr in trails if id(tr) not in in_fans], fans
+
+
+def _meeting_point(trails: list[Trail]) -> tuple[float, float] | None:
+    """The point nearest to the lines of ``trails`` (least squares), or None when they are parallel."""
+    normals, offsets = [], []
+    for tr in trails:
+        dx, dy = tr.x1 - tr.x0, tr.y1 - tr.y0
+        length = math.hypot(dx, dy) or 1.0
+        normals.append((-dy / length, dx / length))
+        offsets.append((-dy * tr.x0 + dx * tr.y0) / length)
+    a = np.array(normals)
+    if np.linalg.matrix_rank(a) < 2:
+        return None
+    x, y = np.linalg.lstsq(a, np.array(offsets), rcond=None)[0]
+    return float(x), float(y)
+
+
+def _strays(fan: list[Trail], max_deg: float) -> list[Trail]:
+    """The satellites of ``fan`` (three trails or more) that do not point back to where the
+    others meet: each time, the one farthest off, by the angle seen from its middle, while
+    more than ``max_deg``."""
+    strays: list[Trail] = []
+    while len(fan) >= 3:
+        worst, worst_deg = None, max_deg
+        for tr in fan:
+            if tr.category != "satellite":
+                continue
+            point = _meeting_point([o for o in fan if o is not tr])
+            if point is None:
+                continue
+            dx, dy = tr.x1 - tr.x0, tr.y1 - tr.y0
+            off = abs((point[0] - tr.x0) * dy - (point[1] - tr.y0) * dx) / (math.hypot(dx, dy) or 1.0)
+            far = math.hypot(point[0] - 0.5 * (tr.x0 + tr.x1), point[1] - 0.5 * (tr.y0 + tr.y1))
+            deg = math.degrees(math.atan2(off, far))
+            if deg > worst_deg:
+                worst, worst_deg = tr, deg
+        if worst is None:
+            break
+        strays.append(worst)
+        fan = [tr for tr in fan if tr is not worst]
+    return strays
 
 
 def fans_to_artifacts(fans: list[list[Trail]], *, name: str, shape: tuple[int, int], min_sigma: float
