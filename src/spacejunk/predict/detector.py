@@ -454,8 +454,10 @@ def _alongside(artifacts: list[Artifact], found: list[Artifact], category: str, 
     return sorted(kept + [f for f, b in zip(found, found_beaten) if not b], key=lambda a: -a.score)
 
 
-#: Finders whose artifacts join the network's of their category instead of replacing them.
-_ALONGSIDE = frozenset({"ghost_discs"})
+#: Finders whose artifacts join the network's of their category instead of replacing them,
+#: and whether a found box takes the place of the network's it overlaps (the ghost discs:
+#: a fitted edge bounds a ghost better) or the better scored of the two stays (the arcs).
+_ALONGSIDE = {"ghost_discs": True, "bright_arcs": False}
 
 
 def _edge_bleeds_of_network(named: list[Artifact], unnamed: list[Artifact], exposure: Exposure,
@@ -589,7 +591,7 @@ def detect_exposure(
             rows, found_here = lights_in_a_row(found_here, exposure.shape)
             arts = _alongside(arts, rows, "airplane", threshold)
         if key in _ALONGSIDE:
-            arts = _alongside(arts, found_here, FINDERS[key][0], threshold, found_box=True)
+            arts = _alongside(arts, found_here, FINDERS[key][0], threshold, found_box=_ALONGSIDE[key])
         else:
             arts = _in_place_of(arts, found_here, FINDERS[key][0], threshold)
     arts = _second_names(_rims_of_ghosts(arts), threshold)

@@ -3,7 +3,8 @@
 A *finder* looks for one kind of artifact from its physics, not from training: cosmic
 rays DESDM missed (:mod:`.cosmic_rays`), amplifier cross-talk (:mod:`.cross_talk`), dark
 halos (:mod:`.dark_halos`), unflagged bad columns (:mod:`.column_masks`), tape bumps
-(:mod:`.tape_bumps`), faint ghost discs larger than the CCD (:mod:`.ghost_discs`), light
+(:mod:`.tape_bumps`), faint ghost discs larger than the CCD (:mod:`.ghost_discs`), bright
+arcs (:mod:`.bright_arcs`), light
 left after the sky's subtraction (:mod:`.sky_excess`), brush
 strokes (:mod:`.brush_strokes`), glows along a readout edge where a bleed trail reaches it
 (:mod:`.edge_bleeds`) and blobs in one band only or darker than the sky (:mod:`.blobs`);
@@ -11,7 +12,7 @@ straight trails (:mod:`.trails`) have their own module, as their pixels (not onl
 box) matter. A checkpoint asks for a finder by a key of its
 metadata holding the finder's settings (``meta["dark_halos"] = {...}``); the detector
 reports what a finder finds in place of the network's artifacts of that category (the
-ghost discs beside the network's ghosts), and
+ghost discs and the bright arcs beside the network's), and
 the classifier scores each tile at least as high as the finders' artifacts covering it.
 """
 
@@ -28,6 +29,7 @@ from ..io.artifact import Artifact
 from ..io.exposure import Exposure
 from ..stitch import box_intersections
 from .blobs import BlobSettings, find_blobs
+from .bright_arcs import BrightArcSettings, find_bright_arcs
 from .brush_strokes import BrushStrokeSettings, find_brush_strokes
 from .column_masks import ColumnMaskSettings, find_column_masks
 from .cosmic_rays import CosmicRaySettings, find_cosmic_rays
@@ -52,6 +54,7 @@ FINDERS: dict[str, tuple[str, Callable[..., list[Artifact]], type]] = {
     "tape_bumps": ("tape-bump", find_tape_bumps, TapeBumpSettings),
     "ghost_discs": ("ghost", find_ghost_discs, GhostDiscSettings),
     "brush_strokes": ("brush-strokes", find_brush_strokes, BrushStrokeSettings),
+    "bright_arcs": ("bright-arc", find_bright_arcs, BrightArcSettings),
     "edge_bleeds": ("edge-bleed", find_edge_bleeds, EdgeBleedFinderSettings),
     "sky_excess": ("ghost", find_sky_excess, SkyExcessSettings),
     "blobs": ("other", find_blobs, BlobSettings),

@@ -138,6 +138,9 @@ class DetectorTrainSettings:
     brush_strokes : bool
         Report bundles of faint parallel streaks (:mod:`spacejunk.predict.brush_strokes`)
         as brush strokes in place of the network's (recorded in the checkpoint).
+    bright_arcs : bool
+        Report bent bands of scattered light (:mod:`spacejunk.predict.bright_arcs`) as
+        bright arcs beside the network's (recorded in the checkpoint).
     blobs : bool
         Report compact blobs seen in one band only or darker than the sky
         (:mod:`spacejunk.predict.blobs`) as "other" artifacts in place of the network's
@@ -178,6 +181,7 @@ class DetectorTrainSettings:
     tape_bumps: bool = True
     ghost_discs: bool = True
     brush_strokes: bool = True
+    bright_arcs: bool = True
     blobs: bool = True
     quiet: bool = False
 
@@ -244,6 +248,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="report the network's ghosts only, without the disc-edge finder's (ablation)")
     p.add_argument("--no-brush-strokes", action="store_true",
                    help="report the network's brush strokes, not the parallel-streak finder's (ablation)")
+    p.add_argument("--no-bright-arcs", action="store_true",
+                   help="report the network's bright arcs only, without the bent-band finder's (ablation)")
     p.add_argument("--no-blobs", action="store_true",
                    help="report the network's 'other' artifacts, not the odd-blob finder's (ablation)")
     return p
@@ -270,7 +276,8 @@ def settings_from_args(args: argparse.Namespace) -> DetectorTrainSettings:
             trails=not args.no_trails, cosmic_rays=not args.no_cosmic_rays,
             cross_talk=not args.no_cross_talk, dark_halos=not args.no_dark_halos,
             column_masks=not args.no_column_masks, tape_bumps=not args.no_tape_bumps,
-            ghost_discs=not args.no_ghost_discs, brush_strokes=not args.no_brush_strokes, blobs=not args.no_blobs,
+            ghost_discs=not args.no_ghost_discs, brush_strokes=not args.no_brush_strokes,
+            bright_arcs=not args.no_bright_arcs, blobs=not args.no_blobs,
             quiet=getattr(args, "quiet", False))
     except ValueError as err:
         raise InputError(None, str(err)) from None
