@@ -62,25 +62,31 @@ def _window_values(image: np.ndarray, ys: np.ndarray, xs: np.ndarray, half: int)
     return image[yy, xx].reshape(len(ys), -1)
 
 
-def _grow(image: np.ndarray, y: int, x: int, level: float, bridge: float,
+def _pieces(image: np.ndarray, level: float, bridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected pieces of ``image`` above ``level`` (a label map) and, for each label
+    (0: none), whether the piece reaches ``bridge``."""
+    above = image > level
+    pieces, n = ndimage.label(above, structure=np.ones((3, 3), bool))
+    peaks = np.full(n + 1, -np.inf)
+    np.maximum.at(peaks, pieces[above], image[above])  # over the pixels above only: no sort of the image
+    strong = peaks > bridge
+    strong[0] = False
+    return pieces, strong
+
+
+def _grow(pieces: np.ndarray, strong: np.ndarray, y: int, x: int,
           reach: int = 200) -> tuple[tuple[int, int, int, int], int]:
     """Box (x0, y0, x1, y1) and number of pixels of the track through (y, x).
 
-    The track is the pixels above ``level`` 8-connected to (y, x), looked for within
-    ``reach``; pieces of it a gap of a pixel or two apart are joined when the piece holds
-    a pixel above ``bridge`` (a track fading for a pixel or two), not when it is a lone
-    noise pixel above ``level``.
+    The track is the piece of ``pieces`` (:func:`_pieces`) holding (y, x), and the pieces a
+    gap of a pixel or two from it that are ``strong`` (a track fading for a pixel or two;
+    not a lone noise pixel above the level), looked for within ``reach``.
     """
-    ny, nx = image.shape
+    ny, nx = pieces.shape
     y0, y1, x0, x1 = max(y - reach, 0), min(y + reach + 1, ny), max(x - reach, 0), min(x + reach + 1, nx)
-    cut = image[y0:y1, x0:x1]
+    cut = pieces[y0:y1, x0:x1]
+    kept = strong[cut] | (cut == pieces[y, x])
     eight = np.ones((3, 3), bool)
-    pieces, n = ndimage.label(cut > level, structure=eight)
-    peaks = ndimage.maximum(cut, pieces, np.arange(1, n + 1))
-    strong = np.concatenate([[False], np.asarray(peaks) > bridge])
-    own = pieces[y - y0, x - x0]
-    strong[own] = True
-    kept = strong[pieces]
     lab, _ = ndimage.label(ndimage.binary_dilation(kept, structure=eight), structure=eight)
     rows, cols = np.nonzero((lab == lab[y - y0, x - x0]) & kept)
     box = (x0 + int(cols.min()), y0 + int(rows.min()), x0 + int(cols.max()) + 1, y0 + int(rows.max()) + 1)
@@ -110,8 +116,10 @@ def find_cosmic_rays(exposure: Exposure, settings: CosmicRaySettings | None = No
                 keep[keep] = (_window_values(other, ys[keep], xs[keep], 1).max(axis=1)
                               < s.max_other_ratio * peaks[keep])
         boxes: dict[tuple[int, int, int, int], float] = {}
+        if keep.any():
+            pieces, strong = _pieces(clean, s.grow_sigma, s.bridge_sigma)
         for y, x, p in zip(ys[keep], xs[keep], peaks[keep]):
-            box, n_pixels = _grow(clean, int(y), int(x), s.grow_sigma, s.bridge_sigma)
+            box, n_pixels = _grow(pieces, strong, int(y), int(x))
             if n_pixels > s.max_pixels:
                 continue  # a region this large is the wing of something else
             boxes[box] = max(boxes.get(box, 0.0), float(p))
