@@ -210,13 +210,16 @@ def join_pairs(items, joinable, join) -> list:
     return items
 
 
-def join_overlapping(boxes):
+def join_overlapping(boxes, joinable=None):
     """Boxes that overlap joined into their union, until none overlaps another.
 
     Parameters
     ----------
     boxes : iterable of (box, score)
         ``box`` is (x0, y0, x1, y1); boxes touching along an edge do not overlap.
+    joinable : callable, optional
+        ``joinable(a, b)`` of two boxes: whether they are to be joined (default: whenever
+        they overlap).
 
     Returns
     -------
@@ -227,6 +230,8 @@ def join_overlapping(boxes):
     """
     def overlap(p, q):
         a, b = p[0], q[0]
+        if joinable is not None:
+            return joinable(a, b)
         return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
     def union(p, q):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from spacejunk.evaluate.coco import box_iou
-from spacejunk.predict.bright_arcs import _join, angular_extent, find_bright_arcs, fit_circle
+from spacejunk.predict.bright_arcs import _same_arc, angular_extent, find_bright_arcs, fit_circle
+from spacejunk.stitch import join_overlapping
 from spacejunk.simulate import simulate_image
 
 
@@ -22,9 +23,11 @@ def test_a_circle_is_fitted_through_a_quarter_of_it():
 
 
 def test_pieces_of_one_arc_are_one():
-    pieces = [(50.0, (768, 2944, 2048, 4096)), (80.0, (1232, 3440, 2048, 4096)), (60.0, (0, 0, 500, 400))]
-    joined = sorted(_join(pieces), key=lambda item: item[1])
-    assert joined == [(60.0, (0, 0, 500, 400)), (80.0, (768, 2944, 2048, 4096))]
+    pieces = [((768, 2944, 2048, 4096), 50.0), ((1232, 3440, 2048, 4096), 80.0), ((0, 0, 500, 400), 60.0)]
+    joined = sorted(join_overlapping(pieces, _same_arc))
+    assert joined == [((0, 0, 500, 400), 60.0), ((768, 2944, 2048, 4096), 80.0)]
+    # overlapping at IoU under 0.5 with neither 80 % inside the other: two arcs
+    assert not _same_arc((0, 0, 100, 100), (50, 0, 200, 100))
 
 
 @pytest.mark.parametrize("seed", [5, 7, 8])

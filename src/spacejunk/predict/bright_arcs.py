@@ -38,7 +38,7 @@ from scipy import ndimage
 from .._errors import quiet_runtime_warnings
 from ..io.artifact import Artifact
 from ..io.exposure import Exposure
-from ..stitch import box_intersections
+from ..stitch import box_intersections, join_overlapping
 from .dark_halos import DarkHaloSettings, sky_residual
 
 __all__ = ["BrightArcSettings", "find_bright_arcs", "fit_circle", "angular_extent"]
@@ -100,24 +100,12 @@ def _is_arc(x: np.ndarray, y: np.ndarray, level: np.ndarray, s: BrightArcSetting
             and spread <= s.max_thickness * major and float(level.max()) >= s.min_peak)
 
 
-def _join(found: list[tuple[float, tuple[int, int, int, int]]]) -> list[tuple[float, tuple[int, int, int, int]]]:
-    """Pieces of one arc as one: boxes overlapping at IoU 0.5 or more, or one lying 80 % or
-    more inside the other, become the box around both, with the better significance."""
-    found = sorted(found, key=lambda item: -item[0])
-    while len(found) > 1:
-        boxes = np.array([b for _, b in found], np.float64)
-        inter, area, _ = box_intersections(boxes, boxes)
-        union = area[:, None] + area[None, :] - inter
-        inside = inter / np.maximum(np.minimum(area[:, None], area[None, :]), 1e-9)
-        same = (inter / np.maximum(union, 1e-9) >= 0.5) | (inside >= 0.8)
-        np.fill_diagonal(same, False)
-        if not same.any():
-            break
-        i, j = np.argwhere(same)[0]
-        (si, bi), (sj, bj) = found[i], found[j]
-        box = (min(bi[0], bj[0]), min(bi[1], bj[1]), max(bi[2], bj[2]), max(bi[3], bj[3]))
-        found = [f for k, f in enumerate(found) if k not in (i, j)] + [(max(si, sj), box)]
-    return found
+def _same_arc(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether two boxes are pieces of one arc: IoU 0.5 or more, or one 80 % or more inside the other."""
+    inter, area_a, area_b = box_intersections(np.array([a], np.float64), np.array([b], np.float64))
+    inter, area_a, area_b = float(inter[0, 0]), float(area_a[0]), float(area_b[0])
+    return (inter >= 0.5 * max(area_a + area_b - inter, 1e-9)
+            or inter >= 0.8 * max(min(area_a, area_b), 1e-9))
 
 
 def find_bright_arcs(exposure: Exposure, settings: BrightArcSettings | None = None) -> list[Artifact]:
@@ -144,8 +132,10 @@ def find_bright_arcs(exposure: Exposure, settings: BrightArcSettings | None = No
         # the arc's extent: its blocks of at least ``extent_fraction`` of its brightest
         bright = level >= s.extent_fraction * float(level.max())
         rows, cols = rows[bright] + sl[0].start, cols[bright] + sl[1].start
-        found.append((significance, (int(cols.min()) * s.bin, int(rows.min()) * s.bin,
-                                     min((int(cols.max()) + 1) * s.bin, nx), min((int(rows.max()) + 1) * s.bin, ny))))
+        found.append(((int(cols.min()) * s.bin, int(rows.min()) * s.bin,
+                       min((int(cols.max()) + 1) * s.bin, nx), min((int(rows.max()) + 1) * s.bin, ny)), significance))
+    # pieces of one arc are one: the box around them, with the better significance
+    found = join_overlapping(sorted(found, key=lambda item: -item[1]), _same_arc)
     out = [Artifact.from_box(exposure.name, *box, score=sig / (sig + s.score_scale), category="bright-arc")
-           for sig, box in _join(found)]
+           for box, sig in found]
     return sorted(out, key=lambda a: -a.score)
